@@ -1,0 +1,129 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { ConfigError } from '../errors.js';
+
+export type BackendName = 'webgpu' | 'wasm' | 'cpu';
+export type BackendChoice = BackendName | 'auto';
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'cpu'];
+
+/** What the engine chose, in words a user can read. */
+export interface EngineInfo {
+  backend: BackendName;
+  /** The GPU adapter's description, for webgpu. */
+  adapter?: string;
+  /** True when the WebGPU adapter is a CPU emulation (lavapipe, SwiftShader). */
+  softwareAdapter?: boolean;
+  /** Why this backend, for `auto`. */
+  reason: string;
+}
+
+interface GpuProbe {
+  adapter: GPUAdapter;
+  description: string;
+  software: boolean;
+}
+
+/**
+ * Initialise TF.js on one backend. `auto` takes WebGPU on a hardware adapter, else wasm
+ * (TF.js's fastest CPU path); an explicit `webgpu` also accepts a software adapter, which is
+ * what the tests run on without a GPU.
+ */
+export async function initEngine(choice: BackendChoice = 'auto'): Promise<EngineInfo> {
+  if (!BACKEND_CHOICES.includes(choice)) {
+    throw new ConfigError(`unknown backend '${choice}': use one of ${BACKEND_CHOICES.join(', ')}`);
+  }
+  if (choice === 'cpu' || choice === 'wasm') {
+    await activate(choice);
+    return { backend: choice, reason: 'requested' };
+  }
+  const gpu = await probeGpu();
+  if (choice === 'webgpu') {
+    if (!gpu) {
+      throw new ConfigError('WebGPU is not available here (no adapter found): use --backend wasm or cpu, or install a Vulkan driver');
+    }
+    await activateWebGpu(gpu);
+    return { backend: 'webgpu', adapter: gpu.description, softwareAdapter: gpu.software, reason: 'requested' };
+  }
+  if (gpu && !gpu.software) {
+    await activateWebGpu(gpu);
+    return { backend: 'webgpu', adapter: gpu.description, softwareAdapter: false, reason: 'hardware GPU adapter found' };
+  }
+  await activate('wasm');
+  return {
+    backend: 'wasm',
+    reason: gpu ? `only a software GPU adapter (${gpu.description}), so the CPU path` : 'no GPU adapter, so the CPU path',
+  };
+}
+
+/** Whether a WebGPU adapter exists at all (software ones included), without activating it. */
+export async function webGpuAvailable(): Promise<boolean> {
+  return (await probeGpu()) !== undefined;
+}
+
+export function describeEngine(info: EngineInfo): string {
+  const adapter = info.adapter ? ` on ${info.adapter}${info.softwareAdapter ? ' (software)' : ''}` : '';
+  return `backend ${info.backend}${adapter} (${info.reason})`;
+}
+
+async function activate(name: BackendName): Promise<void> {
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new ConfigError(`the ${name} backend failed to start: try another --backend`);
+  await tf.ready();
+  quietCpuBanner();
+}
+
+async function activateWebGpu(probe: GpuProbe): Promise<void> {
+  if (!tf.findBackend('webgpu')) {
+    tf.registerBackend('webgpu', async () => {
+      const limits = probe.adapter.limits;
+      const device = await probe.adapter.requestDevice({
+        requiredLimits: {
+          maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+          maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+          maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+          maxBufferSize: limits.maxBufferSize,
+          maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+          maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+        },
+      });
+      return new WebGPUBackend(device, probe.adapter.info);
+    });
+  }
+  await activate('webgpu');
+}
+
+let probed: Promise<GpuProbe | undefined> | undefined;
+
+/** The adapter probe is cached: Dawn's instance must outlive every device made from it. */
+function probeGpu(): Promise<GpuProbe | undefined> {
+  probed ??= (async () => {
+    const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+    let gpu = nav?.gpu;
+    if (!gpu) {
+      const { dawnGpu } = await import('./dawn.js');
+      gpu = await dawnGpu();
+      if (!gpu) return undefined;
+      // The TF.js WebGPU backend looks for navigator.gpu, which Node 20 lacks.
+      if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
+      else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+    }
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) return undefined;
+    const info = adapter.info;
+    const software =
+      (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
+      info.architecture === 'software' ||
+      /llvmpipe|lavapipe|swiftshader/i.test(`${info.description} ${info.device}`);
+    const description = [info.vendor, info.description || info.device].filter(Boolean).join(' ') || 'unknown adapter';
+    return { adapter, description, software };
+  })();
+  return probed;
+}
+
+/** TF.js's cpu backend prints a tfjs-node advertisement on first use; that package is not an option here. */
+function quietCpuBanner(): void {
+  const backend = tf.backend() as { firstUse?: boolean };
+  if (tf.getBackend() === 'cpu') backend.firstUse = false;
+}
