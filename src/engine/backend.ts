@@ -1,4 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's Node build registers no gradients; the umbrella package's Node build does (into the
+// registry shared by every copy of core), and it is the only published build that does.
+import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
