@@ -1,0 +1,125 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { CheckpointError } from '../../errors.js';
+import type { ModelConfig } from '../../model/config.js';
+import type { StateDict } from '../../model/params.js';
+import { writeFileAtomic } from '../atomic.js';
+import { decodeSafetensors, encodeSafetensors, type SafetensorsFile } from './safetensors.js';
+
+/**
+ * A model directory: `config.json` (architecture and how it was trained, so `denoise` never
+ * needs them repeated), one weights file per finished epoch, and `resume.safetensors` holding
+ * weights plus optimiser state for `train --resume`.
+ */
+
+export const CONFIG_FILE = 'config.json';
+export const RESUME_FILE = 'resume.safetensors';
+const FORMAT = 'srdtrans-ts/1';
+
+export type Sampling = 'spatial' | 'temporal';
+
+export interface TrainingRecord {
+  sampling: Sampling;
+  patchXY: number;
+  patchT: number;
+  overlap: number;
+  trainSize: number;
+  epochs: number;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  scale: number;
+  seed: number;
+  frames: number | null;
+  inputs: string[];
+}
+
+export interface ModelRecord {
+  format: string;
+  model: ModelConfig;
+  training: TrainingRecord;
+}
+
+export function epochFileName(epoch: number): string {
+  return `epoch-${String(epoch).padStart(3, '0')}.safetensors`;
+}
+
+export async function writeModelRecord(dir: string, record: Omit<ModelRecord, 'format'>): Promise<void> {
+  await fs.mkdir(dir, { recursive: true });
+  await writeFileAtomic(path.join(dir, CONFIG_FILE), JSON.stringify({ format: FORMAT, ...record }, null, 2) + '\n');
+}
+
+export async function readModelRecord(dir: string): Promise<ModelRecord> {
+  const file = path.join(dir, CONFIG_FILE);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    throw new CheckpointError(`${file}: not found; a model directory made by 'srdtrans train' holds a config.json beside its checkpoints`);
+  }
+  let record: ModelRecord;
+  try {
+    record = JSON.parse(text) as ModelRecord;
+  } catch {
+    throw new CheckpointError(`${file}: not valid JSON; restore it from the training run or retrain`);
+  }
+  if (record.format !== FORMAT || !record.model || !record.training) {
+    throw new CheckpointError(`${file}: not an srdtrans-ts model config (format '${String(record.format)}')`);
+  }
+  return record;
+}
+
+export async function writeWeights(file: string, tensors: StateDict, metadata: Record<string, string>): Promise<void> {
+  await writeFileAtomic(file, encodeSafetensors(tensors, metadata));
+}
+
+export async function readWeights(file: string): Promise<SafetensorsFile> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await fs.readFile(file);
+  } catch {
+    throw new CheckpointError(`${file}: cannot read the checkpoint; check the path`);
+  }
+  try {
+    return decodeSafetensors(bytes);
+  } catch (err) {
+    throw new CheckpointError(`${file}: not a valid safetensors checkpoint (${(err as Error).message}); it may be truncated`);
+  }
+}
+
+/** The newest per-epoch checkpoint of a model directory. */
+export async function latestEpochFile(dir: string): Promise<string> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    throw new CheckpointError(`${dir}: model directory not found`);
+  }
+  const epochs = names.filter((n) => /^epoch-\d+\.safetensors$/.test(n)).sort();
+  if (epochs.length === 0) {
+    throw new CheckpointError(`${dir}: holds no epoch checkpoint yet; train at least one epoch or pass a checkpoint file`);
+  }
+  return path.join(dir, epochs[epochs.length - 1]!);
+}
+
+export interface ResolvedModel {
+  record: ModelRecord;
+  weightsFile: string;
+}
+
+/** `--model` may name a model directory or one checkpoint file inside one. */
+export async function resolveModel(modelPath: string): Promise<ResolvedModel> {
+  let stat;
+  try {
+    stat = await fs.stat(modelPath);
+  } catch {
+    throw new CheckpointError(`${modelPath}: model not found; pass the directory given to 'srdtrans train --out' or a checkpoint in it`);
+  }
+  if (stat.isDirectory()) {
+    return { record: await readModelRecord(modelPath), weightsFile: await latestEpochFile(modelPath) };
+  }
+  if (!modelPath.endsWith('.safetensors')) {
+    throw new CheckpointError(`${modelPath}: unsupported checkpoint type; pass a model directory or a .safetensors checkpoint`);
+  }
+  return { record: await readModelRecord(path.dirname(modelPath)), weightsFile: modelPath };
+}
