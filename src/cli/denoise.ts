@@ -1,0 +1,97 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError } from '../errors.js';
+import { BACKEND_CHOICES, describeEngine, initEngine, type BackendChoice } from '../engine/backend.js';
+import { denoiseStack } from '../infer/denoise.js';
+import { outputDType } from '../infer/stitch.js';
+import { TiffStackWriter } from '../io/tiff/index.js';
+import { expandInputs } from '../io/inputs.js';
+import { choiceOption, numberOption, parseCommand, stringOption, type OptionSpec } from './args.js';
+import { loadModel } from './model.js';
+import { ProgressBar, progressMode } from './progress.js';
+import { loadStacks } from './stacks.js';
+
+const SPEC: OptionSpec = {
+  model: { type: 'string', help: 'model directory from `srdtrans train`, or a checkpoint file in one' },
+  out: { type: 'string', help: 'output TIFF (one input) or folder (several inputs, or an existing folder)' },
+  'patch-xy': { type: 'string', help: 'inference patch width/height (default: the training patch size)' },
+  'patch-t': { type: 'string', help: 'inference patch length; must equal the model\'s (default: the model\'s)' },
+  overlap: { type: 'string', help: 'overlap of neighbouring patches, 0..<1', default: 0.5 },
+  scale: { type: 'string', help: 'divide pixel values by this first (default: the training scale)' },
+  float: { type: 'boolean', help: 'write float32 instead of the input\'s integer type' },
+  channel: { type: 'string', help: 'channel to use in a multi-channel file (0-based)' },
+  backend: { type: 'string', help: BACKEND_CHOICES.join('|'), default: 'auto' },
+  json: { type: 'boolean', help: 'one JSON object per event on stdout instead of a progress bar' },
+};
+
+export async function run(args: string[]): Promise<number> {
+  const parsed = parseCommand('denoise', '<stack.tif|folder>... --model <model> --out <file|folder> [options]', SPEC, args);
+  if (parsed === 'help') return 0;
+  const { values, positionals } = parsed;
+  const modelPath = stringOption(values, 'model');
+  const out = stringOption(values, 'out');
+  if (!modelPath) throw new ConfigError('denoise: --model <model dir or checkpoint> is required');
+  if (!out) throw new ConfigError('denoise: --out <file or folder> is required');
+  if (positionals.length === 0) throw new ConfigError('denoise: name at least one stack (TIFF file or folder)');
+  const json = values['json'] === true;
+  const log = (line: string) => (json ? undefined : process.stderr.write(line + '\n'));
+  const emit = (obj: Record<string, unknown>) => json && process.stdout.write(JSON.stringify(obj) + '\n');
+
+  const files = await expandInputs(positionals);
+  const targets = await outputPaths(files, out);
+  const engine = await initEngine(choiceOption<BackendChoice>(values, 'backend', BACKEND_CHOICES, 'auto'));
+  log(`srdtrans denoise: ${describeEngine(engine)}`);
+  emit({ event: 'engine', backend: engine.backend, adapter: engine.adapter ?? null, reason: engine.reason });
+  const { model, record, weightsFile } = await loadModel(modelPath);
+  try {
+    const patchT = numberOption(values, 'patch-t', model.config.patchT, { min: 1, integer: true });
+    if (patchT !== model.config.patchT) {
+      throw new ConfigError(`--patch-t ${patchT}: this model was built for patches of ${model.config.patchT} frames (its positional embedding fixes the length); omit --patch-t`);
+    }
+    const options = {
+      patchXY: numberOption(values, 'patch-xy', record.training.patchXY, { min: 1, integer: true }),
+      overlap: numberOption(values, 'overlap', 0.5, { min: 0, max: 0.95 }),
+      scale: numberOption(values, 'scale', record.training.scale, { min: Number.MIN_VALUE }),
+      asFloat: values['float'] === true,
+    };
+    const channel = values['channel'] === undefined ? undefined : numberOption(values, 'channel', 0, { min: 0, integer: true });
+    log(`srdtrans denoise: model ${weightsFile} (patch ${options.patchXY}×${options.patchXY}×${patchT}, overlap ${options.overlap})`);
+    for (const [i, file] of files.entries()) {
+      const [loaded] = await loadStacks([file], { channel });
+      const stack = loaded!.stack;
+      const target = targets[i]!;
+      const writer = await TiffStackWriter.create(target, stack.shape, outputDType(stack.dtype, options.asFloat));
+      const bar = new ProgressBar(`denoise ${path.basename(file)}`, progressMode(json));
+      const started = Date.now();
+      try {
+        await denoiseStack(model, stack, {
+          ...options, name: file,
+          onProgress: (done, total) => {
+            bar.update({ done, total });
+            if (json) emit({ event: 'patch', file, done, total });
+          },
+        }, writer);
+        await writer.close();
+      } catch (err) {
+        await writer.abort();
+        throw err;
+      }
+      const seconds = (Date.now() - started) / 1000;
+      log(`srdtrans denoise: wrote ${target} (${stack.shape.join('×')}, ${seconds.toFixed(1)} s)`);
+      emit({ event: 'done', file, output: target, seconds });
+    }
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** One output file per input: `--out` is the file itself for one input, else a folder. */
+async function outputPaths(files: readonly string[], out: string): Promise<string[]> {
+  const isDir = await fs.stat(out).then((s) => s.isDirectory(), () => false);
+  if (files.length === 1 && !isDir && !out.endsWith(path.sep)) return [out];
+  await fs.mkdir(out, { recursive: true }).catch(() => {
+    throw new ConfigError(`--out ${out}: cannot create this folder; choose a writable location`);
+  });
+  return files.map((f) => path.join(out, `${path.basename(f).replace(/\.tiff?$/i, '')}_denoised.tif`));
+}

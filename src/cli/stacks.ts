@@ -1,0 +1,33 @@
+import type { Stack } from '../data/stack.js';
+import { checkFinite } from '../data/normalize.js';
+import { expandInputs } from '../io/inputs.js';
+import { openStack } from '../io/tiff/index.js';
+
+export interface LoadedStack {
+  path: string;
+  axes: string;
+  stack: Stack;
+}
+
+/**
+ * Reads every stack named on the command line (files or folders), whole: training samples
+ * patches anywhere in them and inference needs the whole-stack mean first.
+ */
+export async function loadStacks(inputs: readonly string[], opts: { channel?: number; frames?: number | null }): Promise<LoadedStack[]> {
+  const files = await expandInputs(inputs);
+  const out: LoadedStack[] = [];
+  for (const path of files) {
+    const reader = await openStack(path, opts.channel === undefined ? {} : { channel: opts.channel });
+    try {
+      const [t, h, w] = reader.shape;
+      const frames = opts.frames ? Math.min(opts.frames, t) : t;
+      const data = await reader.readFrames(0, frames);
+      const stack: Stack = { data, shape: [frames, h, w], dtype: reader.dtype };
+      checkFinite(stack, path);
+      out.push({ path, axes: reader.axes, stack });
+    } finally {
+      await reader.close();
+    }
+  }
+  return out;
+}

@@ -1,0 +1,128 @@
+import { ConfigError } from '../errors.js';
+import { DEFAULT_MODEL_CONFIG, validateModelConfig, type ModelConfig } from '../model/config.js';
+import { readModelRecord, type TrainingRecord, type Sampling } from '../io/checkpoint/model-dir.js';
+import { train } from '../train/loop.js';
+import { BACKEND_CHOICES, describeEngine, initEngine, type BackendChoice } from '../engine/backend.js';
+import { choiceOption, listOption, numberOption, parseCommand, stringOption, type OptionSpec } from './args.js';
+import { ProgressBar, progressMode } from './progress.js';
+import { loadStacks } from './stacks.js';
+
+export const TRAIN_DEFAULTS = {
+  epochs: 30, patchXY: 128, patchT: 128, overlap: 0.5, trainSize: 6000, lr: 1e-4, beta1: 0.5, beta2: 0.999, scale: 1,
+} as const;
+
+const SPEC: OptionSpec = {
+  out: { type: 'string', help: 'model directory to write (config, checkpoints, loss curve)' },
+  epochs: { type: 'string', help: 'passes over all training patches', default: TRAIN_DEFAULTS.epochs },
+  'patch-xy': { type: 'string', help: 'patch width and height in pixels (even)', default: TRAIN_DEFAULTS.patchXY },
+  'patch-t': { type: 'string', help: 'patch length in frames (multiple of 2^levels)', default: TRAIN_DEFAULTS.patchT },
+  overlap: { type: 'string', help: 'overlap of neighbouring patches, 0..<1', default: TRAIN_DEFAULTS.overlap },
+  'train-size': { type: 'string', help: 'about how many patches per epoch', default: TRAIN_DEFAULTS.trainSize },
+  lr: { type: 'string', help: 'Adam learning rate', default: TRAIN_DEFAULTS.lr },
+  beta1: { type: 'string', help: 'Adam beta1', default: TRAIN_DEFAULTS.beta1 },
+  beta2: { type: 'string', help: 'Adam beta2', default: TRAIN_DEFAULTS.beta2 },
+  scale: { type: 'string', help: 'divide pixel values by this before training', default: TRAIN_DEFAULTS.scale },
+  frames: { type: 'string', help: 'use only the first N frames of each stack' },
+  channel: { type: 'string', help: 'channel to use in a multi-channel file (0-based)' },
+  sampling: { type: 'string', help: 'training pairs: spatial (SRDTrans) or temporal (DeepCAD-style)', default: 'spatial' },
+  backend: { type: 'string', help: BACKEND_CHOICES.join('|'), default: 'auto' },
+  seed: { type: 'string', help: 'random seed (initialisation, order, sampling, dropout)', default: 0 },
+  resume: { type: 'boolean', help: 'continue an interrupted run in --out (its config is reused)' },
+  json: { type: 'boolean', help: 'one JSON object per event on stdout instead of a progress bar' },
+  'f-maps': { type: 'string', help: 'encoder channels per level', default: DEFAULT_MODEL_CONFIG.fMaps.join(',') },
+  'embed-dim': { type: 'string', help: 'transformer embedding width', default: DEFAULT_MODEL_CONFIG.embedDim },
+  heads: { type: 'string', help: 'attention heads', default: DEFAULT_MODEL_CONFIG.heads },
+  'mlp-dim': { type: 'string', help: 'transformer MLP width', default: DEFAULT_MODEL_CONFIG.mlpDim },
+  window: { type: 'string', help: 'Swin window size', default: DEFAULT_MODEL_CONFIG.window },
+  blocks: { type: 'string', help: 'temporal+spatial transformer blocks', default: DEFAULT_MODEL_CONFIG.blocks },
+};
+
+export async function run(args: string[]): Promise<number> {
+  const parsed = parseCommand('train', '<stack.tif|folder>... --out <model dir> [options]', SPEC, args);
+  if (parsed === 'help') return 0;
+  const { values, positionals } = parsed;
+  const outDir = stringOption(values, 'out');
+  if (!outDir) throw new ConfigError("train: --out <model dir> is required");
+  if (positionals.length === 0) throw new ConfigError('train: name at least one stack (TIFF file or folder)');
+  const resume = values['resume'] === true;
+  const previous = resume ? await readModelRecord(outDir) : undefined;
+
+  const modelConfig: ModelConfig = previous?.model ?? {
+    fMaps: listOption(values, 'f-maps', DEFAULT_MODEL_CONFIG.fMaps),
+    embedDim: numberOption(values, 'embed-dim', DEFAULT_MODEL_CONFIG.embedDim, { min: 1, integer: true }),
+    heads: numberOption(values, 'heads', DEFAULT_MODEL_CONFIG.heads, { min: 1, integer: true }),
+    mlpDim: numberOption(values, 'mlp-dim', DEFAULT_MODEL_CONFIG.mlpDim, { min: 1, integer: true }),
+    window: numberOption(values, 'window', DEFAULT_MODEL_CONFIG.window, { min: 1, integer: true }),
+    blocks: numberOption(values, 'blocks', DEFAULT_MODEL_CONFIG.blocks, { min: 1, integer: true }),
+    patchT: numberOption(values, 'patch-t', TRAIN_DEFAULTS.patchT, { min: 1, integer: true }),
+    attnDropout: DEFAULT_MODEL_CONFIG.attnDropout,
+  };
+  validateModelConfig(modelConfig);
+  const frames = values['frames'] === undefined ? null : numberOption(values, 'frames', 0, { min: 1, integer: true });
+  const training: TrainingRecord = previous
+    ? { ...previous.training, epochs: numberOption(values, 'epochs', previous.training.epochs, { min: 1, integer: true }) }
+    : {
+        sampling: choiceOption<Sampling>(values, 'sampling', ['spatial', 'temporal'], 'spatial'),
+        patchXY: numberOption(values, 'patch-xy', TRAIN_DEFAULTS.patchXY, { min: 2, integer: true }),
+        patchT: modelConfig.patchT,
+        overlap: numberOption(values, 'overlap', TRAIN_DEFAULTS.overlap, { min: 0, max: 0.95 }),
+        trainSize: numberOption(values, 'train-size', TRAIN_DEFAULTS.trainSize, { min: 1, integer: true }),
+        epochs: numberOption(values, 'epochs', TRAIN_DEFAULTS.epochs, { min: 1, integer: true }),
+        lr: numberOption(values, 'lr', TRAIN_DEFAULTS.lr, { min: 0 }),
+        beta1: numberOption(values, 'beta1', TRAIN_DEFAULTS.beta1, { min: 0, max: 0.999999 }),
+        beta2: numberOption(values, 'beta2', TRAIN_DEFAULTS.beta2, { min: 0, max: 0.999999 }),
+        scale: numberOption(values, 'scale', TRAIN_DEFAULTS.scale, { min: Number.MIN_VALUE }),
+        seed: numberOption(values, 'seed', 0, { min: 0, integer: true }),
+        frames,
+        inputs: positionals,
+      };
+  if (training.patchXY % 2 !== 0) throw new ConfigError(`--patch-xy ${training.patchXY}: must be even (pixels are split into 2×2 cells)`);
+
+  const json = values['json'] === true;
+  const log = (line: string) => (json ? undefined : process.stderr.write(line + '\n'));
+  const channel = values['channel'] === undefined ? undefined : numberOption(values, 'channel', 0, { min: 0, integer: true });
+  const stacks = await loadStacks(positionals, { channel, frames: training.frames });
+  const engine = await initEngine(choiceOption<BackendChoice>(values, 'backend', BACKEND_CHOICES, 'auto'));
+  log(`srdtrans train: ${describeEngine(engine)}`);
+  if (json) emit({ event: 'engine', backend: engine.backend, adapter: engine.adapter ?? null, reason: engine.reason });
+
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    log('\nsrdtrans train: interrupted; saving a checkpoint to resume from (Ctrl-C again to quit at once)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  const bar = new ProgressBar('train', progressMode(json));
+  try {
+    const result = await train(stacks.map((s) => s.stack), {
+      model: modelConfig, training, outDir, resume, signal: controller.signal,
+      onEvent: (e) => {
+        if (json) emit({ event: e.type, ...e, type: undefined });
+        switch (e.type) {
+          case 'start':
+            log(`srdtrans train: ${e.patches} patches per epoch, ${e.epochs} epochs, ${e.parameters.toLocaleString('en')} parameters, ${training.sampling} sampling` +
+              (e.startEpoch > 0 || e.startIteration > 0 ? `, resuming at epoch ${e.startEpoch + 1} patch ${e.startIteration + 1}` : ''));
+            break;
+          case 'step':
+            bar.update({ done: e.stepsDone, total: e.stepsTotal, fields: { epoch: `${e.epoch + 1}/${e.epochs}`, loss: e.loss } });
+            break;
+          case 'epoch':
+            if (!process.stderr.isTTY) log(`epoch ${e.epoch + 1}: mean loss ${e.meanLoss.toFixed(5)} -> ${e.checkpoint}`);
+            break;
+          case 'interrupted':
+            log(`srdtrans train: saved ${e.checkpoint}; continue with: srdtrans train ${positionals.join(' ')} --out ${outDir} --resume`);
+            break;
+        }
+      },
+    });
+    if (!result.interrupted) log(`srdtrans train: done; model in ${outDir} (latest ${result.lastCheckpoint}), loss curve ${outDir}/loss.png`);
+    return result.interrupted ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function emit(obj: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify(obj) + '\n');
+}
