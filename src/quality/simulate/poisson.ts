@@ -32,74 +32,9 @@ export function logGamma(x: number): number {
   return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
 }
 
-/** What the samplers need from a generator; both `Rng` and `FastRng` provide it. */
-export interface RandomSource {
-  /** Uniform in [0, 1). */
-  next(): number;
-  /** Standard normal. */
-  normal(): number;
-}
-
-/**
- * xoshiro128** with its state kept as int32 fields (several times faster in V8 than `Rng`,
- * whose uint32 state leaves the small-integer range), seeded from an `Rng`; used for the
- * millions of per-pixel draws of the noise model. Normals: Box–Muller, both values used.
- */
-export class FastRng implements RandomSource {
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
-  private spare = 0;
-  private hasSpare = false;
-
-  constructor(seedFrom: Rng) {
-    this.s0 = seedFrom.nextUint32() | 0;
-    this.s1 = seedFrom.nextUint32() | 0;
-    this.s2 = seedFrom.nextUint32() | 0;
-    this.s3 = seedFrom.nextUint32() | 0;
-    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
-  }
-
-  next(): number {
-    const s1 = this.s1;
-    const r = Math.imul(rotl32(Math.imul(s1, 5), 7), 9);
-    const t = s1 << 9;
-    let s0 = this.s0;
-    let s2 = this.s2;
-    let s3 = this.s3;
-    s2 ^= s0;
-    s3 ^= s1;
-    this.s1 = s1 ^ s2;
-    s0 ^= s3;
-    s2 ^= t;
-    this.s0 = s0;
-    this.s2 = s2;
-    this.s3 = rotl32(s3, 11);
-    return (r >>> 0) / 4294967296;
-  }
-
-  normal(): number {
-    if (this.hasSpare) {
-      this.hasSpare = false;
-      return this.spare;
-    }
-    let u = 0;
-    while (u === 0) u = this.next();
-    const r = Math.sqrt(-2 * Math.log(u));
-    const th = 2 * Math.PI * this.next();
-    this.spare = r * Math.sin(th);
-    this.hasSpare = true;
-    return r * Math.cos(th);
-  }
-}
-
-function rotl32(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
-}
 
 /** One Poisson(λ) variate. λ ≤ 0 (or NaN) gives 0. */
-export function samplePoisson(rng: RandomSource, lambda: number): number {
+export function samplePoisson(rng: Rng, lambda: number): number {
   if (!(lambda > 0)) return 0;
   if (lambda < PTRS_MIN_LAMBDA) {
     // Inversion by sequential search (one uniform; the same distribution as Knuth's product
@@ -118,7 +53,7 @@ export function samplePoisson(rng: RandomSource, lambda: number): number {
   return samplePtrs(rng, lambda);
 }
 
-function samplePtrs(rng: RandomSource, lambda: number): number {
+function samplePtrs(rng: Rng, lambda: number): number {
   const slam = Math.sqrt(lambda);
   const loglam = Math.log(lambda);
   const b = 0.931 + 2.53 * slam;
@@ -154,8 +89,7 @@ export interface CameraOptions {
  * The camera's view of an expected photon image: for each pixel
  *   counts = round(gain · Poisson(photons) + offset + N(0, readNoise²)), clipped to [0, 65535].
  * `photons` holds the expected photon counts (no offset, no gain); the expected counts are then
- * gain·photons + offset (what the simulators return as `clean`). Draws come from a `FastRng`
- * seeded by four words of `rng`.
+ * gain·photons + offset (what the simulators return as `clean`).
  */
 export function applyCameraNoise(
   photons: ArrayLike<number>,
@@ -167,10 +101,9 @@ export function applyCameraNoise(
   const offset = opts.offset ?? 100;
   const n = photons.length;
   const out = new Uint16Array(n);
-  const fast = new FastRng(rng);
   for (let i = 0; i < n; i++) {
-    let v = gain * samplePoisson(fast, photons[i]!) + offset;
-    if (readNoise > 0) v += readNoise * fast.normal();
+    let v = gain * samplePoisson(rng, photons[i]!) + offset;
+    if (readNoise > 0) v += readNoise * rng.normal();
     v = Math.round(v);
     out[i] = v < 0 ? 0 : v > 65535 ? 65535 : v;
   }
