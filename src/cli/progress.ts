@@ -13,7 +13,7 @@ export interface ProgressUpdate {
 
 export class ProgressBar {
   private readonly started = Date.now();
-  private lastPlain = 0;
+  private lastPlain = Date.now();
   private lastDraw = 0;
 
   constructor(
@@ -34,7 +34,8 @@ export class ProgressBar {
       if (finished) this.out.write('\n');
       return;
     }
-    if (finished || now - this.lastPlain >= this.plainEveryMs) {
+    // Plain output gets no line for the start: a log that says 0% first says nothing.
+    if (u.done > 0 && (finished || now - this.lastPlain >= this.plainEveryMs)) {
       this.lastPlain = now;
       this.out.write(`${this.render(u, now)}\n`);
     }

@@ -6,6 +6,7 @@
  * that JSON can hold: evaluate(gt, gt) reports snr_db = psnr_db = 100.
  */
 import type { Stack } from '../data/stack.js';
+import { filterAxis, gaussianKernel } from './filters.js';
 import { StackError } from '../errors.js';
 
 /** Largest magnitude a decibel metric reports (a perfect match gives +DB_CAP). */
@@ -153,55 +154,13 @@ const SSIM_RADIUS = 5; // int(truncate 3.5 · σ 1.5 + 0.5): an 11×11 window
 const SSIM_K1 = 0.01;
 const SSIM_K2 = 0.03;
 
-let ssimKernel: Float64Array | undefined;
-function gaussKernel(): Float64Array {
-  if (ssimKernel) return ssimKernel;
-  const k = new Float64Array(2 * SSIM_RADIUS + 1);
-  let s = 0;
-  for (let i = -SSIM_RADIUS; i <= SSIM_RADIUS; i++) {
-    k[i + SSIM_RADIUS] = Math.exp((-0.5 * i * i) / (SSIM_SIGMA * SSIM_SIGMA));
-    s += k[i + SSIM_RADIUS]!;
-  }
-  for (let i = 0; i < k.length; i++) k[i]! /= s;
-  ssimKernel = k;
-  return k;
-}
+const SSIM_KERNEL = gaussianKernel(SSIM_SIGMA, SSIM_RADIUS);
 
-function reflectIndex(i: number, n: number): number {
-  if (n === 1) return 0;
-  const period = 2 * n;
-  let m = i % period;
-  if (m < 0) m += period;
-  return m < n ? m : period - 1 - m;
-}
-
-/** Separable Gaussian filter (SciPy mode 'reflect'), src → dst, tmp as scratch. */
-function filter2d(src: Float64Array, dst: Float64Array, tmp: Float64Array, h: number, w: number): void {
-  const k = gaussKernel();
-  const R = SSIM_RADIUS;
-  for (let y = 0; y < h; y++) {
-    const row = y * w;
-    for (let x = 0; x < w; x++) {
-      let acc = 0;
-      if (x >= R && x < w - R) {
-        for (let j = -R; j <= R; j++) acc += k[j + R]! * src[row + x + j]!;
-      } else {
-        for (let j = -R; j <= R; j++) acc += k[j + R]! * src[row + reflectIndex(x + j, w)]!;
-      }
-      tmp[row + x] = acc;
-    }
-  }
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let acc = 0;
-      if (y >= R && y < h - R) {
-        for (let j = -R; j <= R; j++) acc += k[j + R]! * tmp[(y + j) * w + x]!;
-      } else {
-        for (let j = -R; j <= R; j++) acc += k[j + R]! * tmp[reflectIndex(y + j, h) * w + x]!;
-      }
-      dst[y * w + x] = acc;
-    }
-  }
+/** Gaussian-weighted local mean of one frame (SciPy mode 'reflect'), src → dst. */
+function filter2d(src: Float64Array, dst: Float64Array, h: number, w: number): void {
+  dst.set(src);
+  filterAxis(dst, [h, w], 1, SSIM_KERNEL);
+  filterAxis(dst, [h, w], 0, SSIM_KERNEL);
 }
 
 /**
@@ -228,7 +187,6 @@ export function ssim(x: StackLike, gt: StackLike, opts?: MetricOptions): number 
   const X = new Float64Array(hw);
   const Y = new Float64Array(hw);
   const P = new Float64Array(hw);
-  const tmp = new Float64Array(hw);
   const ux = new Float64Array(hw);
   const uy = new Float64Array(hw);
   const uxx = new Float64Array(hw);
@@ -246,14 +204,14 @@ export function ssim(x: StackLike, gt: StackLike, opts?: MetricOptions): number 
       X[p] = a[base + p]!;
       Y[p] = g[base + p]!;
     }
-    filter2d(X, ux, tmp, H, W);
-    filter2d(Y, uy, tmp, H, W);
+    filter2d(X, ux, H, W);
+    filter2d(Y, uy, H, W);
     for (let p = 0; p < hw; p++) P[p] = X[p]! * X[p]!;
-    filter2d(P, uxx, tmp, H, W);
+    filter2d(P, uxx, H, W);
     for (let p = 0; p < hw; p++) P[p] = Y[p]! * Y[p]!;
-    filter2d(P, uyy, tmp, H, W);
+    filter2d(P, uyy, H, W);
     for (let p = 0; p < hw; p++) P[p] = X[p]! * Y[p]!;
-    filter2d(P, uxy, tmp, H, W);
+    filter2d(P, uxy, H, W);
     let s = 0;
     for (let yy = y0; yy < y1; yy++) {
       for (let xx = x0; xx < x1; xx++) {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyCameraNoise, gaussianBlur2d, logGamma, reflect, samplePoisson } from '../../src/quality/simulate/poisson.js';
+import { applyCameraNoise, logGamma, samplePoisson } from '../../src/quality/simulate/poisson.js';
+import { gaussianBlur2d, reflect } from '../../src/quality/filters.js';
 import { Rng } from '../../src/util/rng.js';
 
 test('logGamma matches log factorials', () => {

@@ -34,7 +34,8 @@
 import type { Stack } from '../../data/stack.js';
 import { ConfigError } from '../../errors.js';
 import { Rng } from '../../util/rng.js';
-import { applyCameraNoise, checkSimInt as checkInt, checkSimRange as checkRange, gaussianBlur2d } from './poisson.js';
+import { applyCameraNoise, checkSimInt as checkInt, checkSimRange as checkRange } from './poisson.js';
+import { gaussianBlur2d } from '../filters.js';
 
 export interface CalciumOptions {
   /** [frames, height, width]. Default [200, 128, 128]. */

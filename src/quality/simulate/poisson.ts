@@ -110,49 +110,6 @@ export function applyCameraNoise(
   return out;
 }
 
-/** Separable Gaussian blur of an h×w image in place (edges: reflect, i.e. d c b a | a b c d). */
-export function gaussianBlur2d(img: Float32Array | Float64Array, h: number, w: number, sigma: number): void {
-  if (!(sigma > 0)) return;
-  const radius = Math.max(1, Math.ceil(3.5 * sigma));
-  const k = new Float64Array(2 * radius + 1);
-  let sum = 0;
-  for (let i = -radius; i <= radius; i++) {
-    const v = Math.exp((-0.5 * i * i) / (sigma * sigma));
-    k[i + radius] = v;
-    sum += v;
-  }
-  for (let i = 0; i < k.length; i++) k[i]! /= sum;
-  const line = new Float64Array(Math.max(h, w));
-  // Rows.
-  for (let y = 0; y < h; y++) {
-    const base = y * w;
-    for (let x = 0; x < w; x++) line[x] = img[base + x]!;
-    for (let x = 0; x < w; x++) {
-      let acc = 0;
-      for (let j = -radius; j <= radius; j++) acc += k[j + radius]! * line[reflect(x + j, w)]!;
-      img[base + x] = acc;
-    }
-  }
-  // Columns.
-  for (let x = 0; x < w; x++) {
-    for (let y = 0; y < h; y++) line[y] = img[y * w + x]!;
-    for (let y = 0; y < h; y++) {
-      let acc = 0;
-      for (let j = -radius; j <= radius; j++) acc += k[j + radius]! * line[reflect(y + j, h)]!;
-      img[y * w + x] = acc;
-    }
-  }
-}
-
-/** Half-sample symmetric index reflection (SciPy's mode='reflect'), valid for any offset. */
-export function reflect(i: number, n: number): number {
-  if (n === 1) return 0;
-  const period = 2 * n;
-  let m = i % period;
-  if (m < 0) m += period;
-  return m < n ? m : period - 1 - m;
-}
-
 /** Throws a ConfigError unless v is a finite number in [lo, hi]. */
 export function checkSimRange(name: string, v: number, lo: number, hi: number): void {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) {
