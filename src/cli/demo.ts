@@ -5,9 +5,8 @@ import { BACKEND_CHOICES, describeEngine, initEngine, type BackendChoice } from 
 import { simulateCalcium } from '../quality/simulate/calcium.js';
 import { evaluate } from '../quality/metrics.js';
 import { train } from '../train/loop.js';
-import { denoiseStack } from '../infer/denoise.js';
-import { outputDType } from '../infer/stitch.js';
-import { makeStackArray, type Stack } from '../data/stack.js';
+import { denoiseToStack } from '../infer/denoise.js';
+import { frameOf, type Stack } from '../data/stack.js';
 import { writeStack } from '../io/tiff/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/config.js';
@@ -81,7 +80,10 @@ export async function run(args: string[]): Promise<number> {
   let denoised: Stack;
   try {
     model.loadStateDict((await readWeights(result.lastCheckpoint!)).tensors);
-    denoised = await denoiseInMemory(model, sim.noisy, patchXY);
+    const bar = new ProgressBar('denoise', progressMode(false));
+    denoised = await denoiseToStack(model, sim.noisy, {
+      patchXY, overlap: 0.5, scale: 1, asFloat: false, onProgress: (done, total) => bar.update({ done, total }),
+    });
   } finally {
     model.dispose();
   }
@@ -106,26 +108,6 @@ export async function run(args: string[]): Promise<number> {
   return 0;
 }
 
-async function denoiseInMemory(model: SRDTrans, stack: Stack, patchXY: number): Promise<Stack> {
-  const dtype = outputDType(stack.dtype, false);
-  const data = makeStackArray(dtype, stack.data.length);
-  let at = 0;
-  const bar = new ProgressBar('denoise', progressMode(false));
-  await denoiseStack(model, stack, {
-    patchXY, overlap: 0.5, scale: 1, asFloat: false, onProgress: (done, total) => bar.update({ done, total }),
-  }, {
-    writeFrames: (frames) => {
-      data.set(frames, at);
-      at += frames.length;
-    },
-  });
-  return { data, shape: stack.shape, dtype };
-}
-
-function frameOf(stack: Stack, t: number): Float32Array {
-  const n = stack.shape[1] * stack.shape[2];
-  return Float32Array.from(stack.data.subarray(t * n, (t + 1) * n));
-}
 
 function indent(text: string): string {
   return text.split('\n').map((l) => `  ${l}`).join('\n');

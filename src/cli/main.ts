@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(args
   demo: { summary: 'simulate, train, denoise and score a small calcium stack', load: () => import('./demo.js') },
   simulate: { summary: 'write simulated calcium or SMLM stacks with ground truth', load: () => import('./simulate.js') },
   evaluate: { summary: 'score a denoised stack against a reference', load: () => import('./evaluate.js') },
+  bench: { summary: 'bench quality: every method against simulated ground truth', load: () => import('./bench.js') },
 };
 
 export function usage(): string {

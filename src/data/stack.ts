@@ -24,3 +24,9 @@ export function makeStackArray(dtype: StackDType, length: number): StackArray {
 export function frameSize(stack: Stack): number {
   return stack.shape[1] * stack.shape[2];
 }
+
+/** One frame as float32 (for figures and metrics). */
+export function frameOf(stack: Stack, t: number): Float32Array {
+  const n = frameSize(stack);
+  return Float32Array.from(stack.data.subarray(t * n, (t + 1) * n));
+}

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Stack, StackArray } from '../data/stack.js';
+import { makeStackArray, type Stack, type StackArray } from '../data/stack.js';
 import { extractPatch, stackMean } from '../data/normalize.js';
 import { inferenceGrid, inferenceSlabs } from '../data/patches.js';
 import type { SRDTrans } from '../model/srdtrans.js';
-import { finalFrames, makeSlabBuffer, rescaleKept, toOutputType } from './stitch.js';
+import { finalFrames, makeSlabBuffer, outputDType, rescaleKept, toOutputType } from './stitch.js';
 
 export interface DenoiseOptions {
   patchXY: number;
@@ -47,6 +47,20 @@ export async function denoiseStack(model: SRDTrans, stack: Stack, options: Denoi
     }
     await sink.writeFrames(toOutputType(finalFrames(buffer, slab), stack.dtype, scale, options.asFloat));
   }
+}
+
+/** Denoises into memory, for stacks small enough to hold twice (demo, benchmarks, tests). */
+export async function denoiseToStack(model: SRDTrans, stack: Stack, options: DenoiseOptions): Promise<Stack> {
+  const dtype = outputDType(stack.dtype, options.asFloat);
+  const data = makeStackArray(dtype, stack.data.length);
+  let at = 0;
+  await denoiseStack(model, stack, options, {
+    writeFrames: (frames) => {
+      data.set(frames, at);
+      at += frames.length;
+    },
+  });
+  return { data, shape: stack.shape, dtype };
 }
 
 async function runNetwork(model: SRDTrans, input: Float32Array, size: { t: number; h: number; w: number }): Promise<Float32Array> {

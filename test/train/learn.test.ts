@@ -7,7 +7,7 @@ import { initEngine } from '../../src/engine/backend.js';
 import type { ModelConfig } from '../../src/model/config.js';
 import { SRDTrans } from '../../src/model/srdtrans.js';
 import { train } from '../../src/train/loop.js';
-import { denoiseStack } from '../../src/infer/denoise.js';
+import { denoiseToStack } from '../../src/infer/denoise.js';
 import { readWeights, type TrainingRecord } from '../../src/io/checkpoint/model-dir.js';
 import { simulateCalcium } from '../../src/quality/simulate/calcium.js';
 import { psnrDb } from '../../src/quality/metrics.js';
@@ -32,17 +32,10 @@ test('training on a small noisy stack lowers the loss and raises PSNR against th
 
     const model = new SRDTrans(SMALL, 0);
     model.loadStateDict((await readWeights(result.lastCheckpoint!)).tensors);
-    const out = new Float32Array(sim.noisy.data.length);
-    let at = 0;
-    await denoiseStack(model, sim.noisy, { patchXY: 16, overlap: 0.5, scale: 1, asFloat: true }, {
-      writeFrames: (f) => {
-        out.set(f, at);
-        at += f.length;
-      },
-    });
+    const out = await denoiseToStack(model, sim.noisy, { patchXY: 16, overlap: 0.5, scale: 1, asFloat: true });
     model.dispose();
     const raw = psnrDb(sim.noisy, sim.clean);
-    const denoised = psnrDb({ data: out, shape: sim.noisy.shape, dtype: 'float32' }, sim.clean);
+    const denoised = psnrDb(out, sim.clean);
     assert.ok(denoised > raw + 3, `PSNR ${raw.toFixed(2)} dB raw -> ${denoised.toFixed(2)} dB denoised`);
   } finally {
     await rm(dir, { recursive: true, force: true });
