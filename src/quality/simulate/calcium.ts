@@ -34,7 +34,7 @@
 import type { Stack } from '../../data/stack.js';
 import { ConfigError } from '../../errors.js';
 import { Rng } from '../../util/rng.js';
-import { applyCameraNoise, checkSimInt as checkInt, checkSimRange as checkRange } from './poisson.js';
+import { applyCameraNoise, checkSimInt as checkInt, checkSimRange as checkRange, checkSimShape } from './poisson.js';
 import { gaussianBlur2d } from '../filters.js';
 
 export interface CalciumOptions {
@@ -106,11 +106,8 @@ const NEUROPIL_SIGMA = 8;
 const NEUROPIL_EVENT_RATE = 20;
 
 export function simulateCalcium(opts: CalciumOptions = {}): CalciumResult {
-  const shape = opts.shape ?? [200, 128, 128];
+  const shape = checkSimShape(opts.shape ?? [200, 128, 128]);
   const [T, H, W] = shape;
-  checkInt('shape[0] (frames)', T, 1, 1e6);
-  checkInt('shape[1] (height)', H, 4, 16384);
-  checkInt('shape[2] (width)', W, 4, 16384);
   const frameRate = opts.frameRate ?? 0.3;
   checkRange('frameRate', frameRate, 0.01, 1000);
   const exposure = opts.exposure ?? Math.min(1 / frameRate, 1 / 30);

@@ -123,3 +123,11 @@ export function checkSimInt(name: string, v: number, lo: number, hi: number): vo
     throw new ConfigError(`simulation option ${name} = ${v} is out of range: use an integer in [${lo}, ${hi}]`);
   }
 }
+
+/** A simulated stack's [frames, height, width], checked. */
+export function checkSimShape(shape: readonly [number, number, number]): readonly [number, number, number] {
+  checkSimInt('shape[0] (frames)', shape[0], 1, 1e6);
+  checkSimInt('shape[1] (height)', shape[1], 4, 16384);
+  checkSimInt('shape[2] (width)', shape[2], 4, 16384);
+  return shape;
+}

@@ -25,7 +25,7 @@
 import type { Stack } from '../../data/stack.js';
 import { ConfigError } from '../../errors.js';
 import { Rng } from '../../util/rng.js';
-import { applyCameraNoise, checkSimInt as checkInt, checkSimRange as checkRange } from './poisson.js';
+import { applyCameraNoise, checkSimInt as checkInt, checkSimRange as checkRange, checkSimShape } from './poisson.js';
 import { gaussianBlur2d } from '../filters.js';
 
 export interface SmlmOptions {
@@ -77,11 +77,8 @@ export interface SmlmResult {
 }
 
 export function simulateSmlm(opts: SmlmOptions = {}): SmlmResult {
-  const shape = opts.shape ?? [200, 128, 128];
+  const shape = checkSimShape(opts.shape ?? [200, 128, 128]);
   const [T, H, W] = shape;
-  checkInt('shape[0] (frames)', T, 1, 1e6);
-  checkInt('shape[1] (height)', H, 4, 16384);
-  checkInt('shape[2] (width)', W, 4, 16384);
   const filaments = opts.filaments ?? 6;
   checkInt('filaments', filaments, 0, 10000);
   const persistence = opts.persistence ?? 60;
