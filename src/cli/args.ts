@@ -20,7 +20,10 @@ export function parseCommand(command: string, synopsis: string, spec: OptionSpec
     const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
     return { values: values as ParsedArgs['values'], positionals };
   } catch (err) {
-    throw new ConfigError(`${command}: ${(err as Error).message.split('\n')[0]}; see 'srdtrans ${command} --help'`);
+    // Node's text may span lines (e.g. how to pass a value starting with '-'); drop only its advice
+    // about positional arguments after '--', which does not apply to an unknown option here.
+    const message = (err as Error).message.split('\n').join(' ').replace(/\. To specify a positional argument.*$/, '').replace(/\.$/, '');
+    throw new ConfigError(`${command}: ${message}; see 'srdtrans ${command} --help'`);
   }
 }
 

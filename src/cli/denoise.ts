@@ -4,10 +4,13 @@ import { ConfigError } from '../errors.js';
 import { BACKEND_CHOICES, describeEngine, initEngine, type BackendChoice } from '../engine/backend.js';
 import { denoiseStack } from '../infer/denoise.js';
 import { outputDType } from '../infer/stitch.js';
-import { TiffStackWriter } from '../io/tiff/index.js';
+import { openStack, TiffStackWriter } from '../io/tiff/index.js';
+import { describeFsError, makeDirectory } from '../io/atomic.js';
+import { resolveModel } from '../io/checkpoint/model-dir.js';
+import { inferenceGrid } from '../data/patches.js';
 import { expandInputs } from '../io/inputs.js';
 import { choiceOption, numberOption, parseCommand, stringOption, type OptionSpec } from './args.js';
-import { loadModel } from './model.js';
+import { loadModel, type LoadedModel } from './model.js';
 import { ProgressBar, progressMode } from './progress.js';
 import { loadStacks } from './stacks.js';
 
@@ -37,34 +40,45 @@ export async function run(args: string[]): Promise<number> {
   const log = (line: string) => (json ? undefined : process.stderr.write(line + '\n'));
   const emit = (obj: Record<string, unknown>) => json && process.stdout.write(JSON.stringify(obj) + '\n');
 
+  // Everything that can be checked without the engine is checked first, so a bad option, model or
+  // input is reported as one line before any work starts and before any output exists.
+  const backend = choiceOption<BackendChoice>(values, 'backend', BACKEND_CHOICES, 'auto');
+  const channel = values['channel'] === undefined ? undefined : numberOption(values, 'channel', 0, { min: 0, integer: true });
+  const resolved = await resolveModel(modelPath);
+  const { record } = resolved;
+  const patchT = numberOption(values, 'patch-t', record.model.patchT, { min: 1, integer: true });
+  if (patchT !== record.model.patchT) {
+    throw new ConfigError(`--patch-t ${patchT}: this model was built for patches of ${record.model.patchT} frames (its positional embedding fixes the length); omit --patch-t`);
+  }
+  const options = {
+    patchXY: numberOption(values, 'patch-xy', record.training.patchXY, { min: 1, integer: true }),
+    overlap: numberOption(values, 'overlap', 0.5, { min: 0, max: 0.95 }),
+    scale: numberOption(values, 'scale', record.training.scale, { min: Number.MIN_VALUE }),
+    asFloat: values['float'] === true,
+  };
   const files = await expandInputs(positionals);
+  for (const file of files) await checkInput(file, channel, { ...options, patchT });
   const targets = await outputPaths(files, out);
-  const engine = await initEngine(choiceOption<BackendChoice>(values, 'backend', BACKEND_CHOICES, 'auto'));
-  log(`srdtrans denoise: ${describeEngine(engine)}`);
-  emit({ event: 'engine', backend: engine.backend, adapter: engine.adapter ?? null, reason: engine.reason });
-  const { model, record, weightsFile } = await loadModel(modelPath);
+
+  let loaded: LoadedModel | null = null;
   try {
-    const patchT = numberOption(values, 'patch-t', model.config.patchT, { min: 1, integer: true });
-    if (patchT !== model.config.patchT) {
-      throw new ConfigError(`--patch-t ${patchT}: this model was built for patches of ${model.config.patchT} frames (its positional embedding fixes the length); omit --patch-t`);
-    }
-    const options = {
-      patchXY: numberOption(values, 'patch-xy', record.training.patchXY, { min: 1, integer: true }),
-      overlap: numberOption(values, 'overlap', 0.5, { min: 0, max: 0.95 }),
-      scale: numberOption(values, 'scale', record.training.scale, { min: Number.MIN_VALUE }),
-      asFloat: values['float'] === true,
-    };
-    const channel = values['channel'] === undefined ? undefined : numberOption(values, 'channel', 0, { min: 0, integer: true });
-    log(`srdtrans denoise: model ${weightsFile} (patch ${options.patchXY}×${options.patchXY}×${patchT}, overlap ${options.overlap})`);
     for (const [i, file] of files.entries()) {
-      const [loaded] = await loadStacks([file], { channel });
-      const stack = loaded!.stack;
+      const [input] = await loadStacks([file], { channel });
+      const stack = input!.stack;
       const target = targets[i]!;
       const writer = await TiffStackWriter.create(target, stack.shape, outputDType(stack.dtype, options.asFloat));
-      const bar = new ProgressBar(`denoise ${path.basename(file)}`, progressMode(json));
-      const started = Date.now();
+      let started = Date.now();
       try {
-        await denoiseStack(model, stack, {
+        if (!loaded) {
+          const engine = await initEngine(backend);
+          emit({ event: 'engine', backend: engine.backend, adapter: engine.adapter ?? null, reason: engine.reason });
+          loaded = await loadModel(modelPath, resolved);
+          log(`srdtrans denoise: ${describeEngine(engine)}`);
+          log(`srdtrans denoise: model ${loaded.weightsFile} (patch ${options.patchXY}×${options.patchXY}×${patchT}, overlap ${options.overlap})`);
+          started = Date.now();
+        }
+        const bar = new ProgressBar(`denoise ${path.basename(file)}`, progressMode(json));
+        await denoiseStack(loaded.model, stack, {
           ...options, name: file,
           onProgress: (done, total) => {
             bar.update({ done, total });
@@ -82,7 +96,17 @@ export async function run(args: string[]): Promise<number> {
     }
     return 0;
   } finally {
-    model.dispose();
+    loaded?.model.dispose();
+  }
+}
+
+/** Opens a stack's header (type, channels, shape) and checks that the patches fit it; reads no pixels. */
+async function checkInput(file: string, channel: number | undefined, o: { patchXY: number; patchT: number; overlap: number }): Promise<void> {
+  const reader = await openStack(file, channel === undefined ? {} : { channel });
+  try {
+    inferenceGrid(reader.shape, { patchXY: o.patchXY, patchT: o.patchT, overlap: o.overlap, name: file });
+  } finally {
+    await reader.close();
   }
 }
 
@@ -90,8 +114,8 @@ export async function run(args: string[]): Promise<number> {
 async function outputPaths(files: readonly string[], out: string): Promise<string[]> {
   const isDir = await fs.stat(out).then((s) => s.isDirectory(), () => false);
   if (files.length === 1 && !isDir && !out.endsWith(path.sep)) return [out];
-  await fs.mkdir(out, { recursive: true }).catch(() => {
-    throw new ConfigError(`--out ${out}: cannot create this folder; choose a writable location`);
+  await makeDirectory(out).catch((err: unknown) => {
+    throw new ConfigError(`--out ${out}: cannot create this folder (${describeFsError(err)}); choose a writable location`);
   });
   return files.map((f) => path.join(out, `${path.basename(f).replace(/\.tiff?$/i, '')}_denoised.tif`));
 }

@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(args
   demo: { summary: 'simulate, train, denoise and score a small calcium stack', load: () => import('./demo.js') },
   simulate: { summary: 'write simulated calcium or SMLM stacks with ground truth', load: () => import('./simulate.js') },
   evaluate: { summary: 'score a denoised stack against a reference', load: () => import('./evaluate.js') },
+  export: { summary: 'write a model as a PyTorch .pth state dict for the published code', load: () => import('./export.js') },
   bench: { summary: 'bench quality: every method against simulated ground truth', load: () => import('./bench.js') },
 };
 
@@ -21,6 +22,13 @@ export function usage(): string {
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   const args = argv.filter((a) => a !== '--debug');
+  // `srdtrans ... --json | head` closes stdout early. Without a handler the write error escapes as
+  // an uncaught exception (a stack trace, or with tfjs-wasm loaded its whole source); stop instead
+  // the way Unix tools do on SIGPIPE (exit 141), or with one line for any other write failure.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') process.stderr.write(`srdtrans: error: cannot write to standard output (${err.code ?? err.message})\n`);
+    process.exit(err.code === 'EPIPE' ? 141 : 1);
+  });
   const [name, ...rest] = args;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');

@@ -1,5 +1,5 @@
 import { CheckpointError } from '../errors.js';
-import { readWeights, resolveModel, type ModelRecord } from '../io/checkpoint/model-dir.js';
+import { resolveModel, type ModelRecord, type ResolvedModel } from '../io/checkpoint/model-dir.js';
 import { SRDTrans } from '../model/srdtrans.js';
 
 export interface LoadedModel {
@@ -8,17 +8,20 @@ export interface LoadedModel {
   weightsFile: string;
 }
 
-/** A model from `--model` (a model directory or a checkpoint in one), weights loaded. */
-export async function loadModel(modelPath: string): Promise<LoadedModel> {
-  const { record, weightsFile } = await resolveModel(modelPath);
-  const { tensors } = await readWeights(weightsFile);
+/** A model from `--model` (a model directory, a checkpoint in one, or a PyTorch .pth), weights loaded. */
+export async function loadModel(modelPath: string, resolvedAlready?: ResolvedModel): Promise<LoadedModel> {
+  const resolved = resolvedAlready ?? await resolveModel(modelPath);
+  const { record, weightsFile } = resolved;
+  const tensors = await resolved.load();
   const model = new SRDTrans(record.model, 0);
   try {
     model.loadStateDict(tensors);
   } catch (err) {
     model.dispose();
     if (err instanceof CheckpointError) {
-      throw new CheckpointError(`${weightsFile}: does not fit the model's config.json (${err.message})`);
+      const against = resolved.format === 'pth' ? 'the SRDTrans configuration its shapes imply' : "the model's config.json";
+      const todo = resolved.format === 'pth' ? '' : '; use it with the config.json of the run that wrote it, or train again';
+      throw new CheckpointError(`${weightsFile}: does not fit ${against} (${err.message})${todo}`);
     }
     throw err;
   }

@@ -1,7 +1,9 @@
+import { promises as fs } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_MODEL_CONFIG, validateModelConfig, type ModelConfig } from '../model/config.js';
 import { readModelRecord, type TrainingRecord, type Sampling } from '../io/checkpoint/model-dir.js';
 import { train } from '../train/loop.js';
+import { temporalExtent, trainGrid } from '../data/patches.js';
 import { BACKEND_CHOICES, describeEngine, initEngine, type BackendChoice } from '../engine/backend.js';
 import { choiceOption, listOption, numberOption, parseCommand, stringOption, type OptionSpec } from './args.js';
 import { ProgressBar, progressMode } from './progress.js';
@@ -46,6 +48,15 @@ export async function run(args: string[]): Promise<number> {
   if (positionals.length === 0) throw new ConfigError('train: name at least one stack (TIFF file or folder)');
   const resume = values['resume'] === true;
   const previous = resume ? await readModelRecord(outDir) : undefined;
+  if (!resume) {
+    // Starting over in a used folder would mix the old run's later epochs with the new run's
+    // (denoise takes the highest-numbered one), so refuse rather than overwrite.
+    const names = await fs.readdir(outDir).catch(() => [] as string[]);
+    const epochs = names.filter((n) => /^epoch-\d+\.safetensors$/.test(n)).sort();
+    if (epochs.length > 0) {
+      throw new ConfigError(`--out ${outDir}: already holds a trained model (${epochs.at(-1)}); continue it with --resume, or choose a new folder (or delete this one) to start over`);
+    }
+  }
 
   const modelConfig: ModelConfig = previous?.model ?? {
     fMaps: listOption(values, 'f-maps', DEFAULT_MODEL_CONFIG.fMaps),
@@ -81,9 +92,15 @@ export async function run(args: string[]): Promise<number> {
   const json = values['json'] === true;
   const log = (line: string) => (json ? undefined : process.stderr.write(line + '\n'));
   const channel = values['channel'] === undefined ? undefined : numberOption(values, 'channel', 0, { min: 0, integer: true });
+  const backend = choiceOption<BackendChoice>(values, 'backend', BACKEND_CHOICES, 'auto');
   const stacks = await loadStacks(positionals, { channel, frames: training.frames });
-  const engine = await initEngine(choiceOption<BackendChoice>(values, 'backend', BACKEND_CHOICES, 'auto'));
-  log(`srdtrans train: ${describeEngine(engine)}`);
+  const names = stacks.map((s) => s.path);
+  // Check that the stacks fit the patches before starting an engine (train() builds the same grid).
+  trainGrid(stacks.map((s) => s.stack.shape), {
+    patchXY: training.patchXY, patchT: training.patchT, extentT: temporalExtent(training.sampling, training.patchT),
+    overlap: training.overlap, trainSize: training.trainSize, names,
+  });
+  const engine = await initEngine(backend);
   if (json) emit({ event: 'engine', backend: engine.backend, adapter: engine.adapter ?? null, reason: engine.reason });
 
   const controller = new AbortController();
@@ -94,15 +111,21 @@ export async function run(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   const bar = new ProgressBar('train', progressMode(json));
+  const resumeCommand = `srdtrans train ${positionals.map(shellQuote).join(' ')} --out ${shellQuote(outDir)}` +
+    `${channel === undefined ? '' : ` --channel ${channel}`} --resume`;
   try {
     const result = await train(stacks.map((s) => s.stack), {
-      model: modelConfig, training, outDir, resume, signal: controller.signal,
+      model: modelConfig, training, outDir, names, resume, signal: controller.signal,
       onEvent: (e) => {
-        if (json) emit({ event: e.type, ...e, type: undefined });
+        if (json) emit({ event: e.type, ...e, type: undefined, ...(e.type === 'interrupted' ? { resume: resumeCommand } : {}) });
         switch (e.type) {
           case 'start':
+            // Logged here, once the model directory and any resume checkpoint have been read, so a
+            // bad --out or checkpoint is reported as one line.
+            log(`srdtrans train: ${describeEngine(engine)}`);
             log(`srdtrans train: ${e.patches} patches per epoch, ${e.epochs} epochs, ${e.parameters.toLocaleString('en')} parameters, ${training.sampling} sampling` +
-              (e.startEpoch > 0 || e.startIteration > 0 ? `, resuming at epoch ${e.startEpoch + 1} patch ${e.startIteration + 1}` : ''));
+              (e.startEpoch >= e.epochs ? `; all ${e.epochs} epochs are already done (pass a larger --epochs with --resume to train on)`
+                : e.startEpoch > 0 || e.startIteration > 0 ? `, resuming at epoch ${e.startEpoch + 1} patch ${e.startIteration + 1}` : ''));
             break;
           case 'step':
             bar.update({ done: e.stepsDone, total: e.stepsTotal, fields: { epoch: `${e.epoch + 1}/${e.epochs}`, loss: e.loss } });
@@ -111,16 +134,21 @@ export async function run(args: string[]): Promise<number> {
             if (!process.stderr.isTTY) log(`epoch ${e.epoch + 1}: mean loss ${e.meanLoss.toFixed(5)} -> ${e.checkpoint}`);
             break;
           case 'interrupted':
-            log(`srdtrans train: saved ${e.checkpoint}; continue with: srdtrans train ${positionals.join(' ')} --out ${outDir} --resume`);
+            log(`srdtrans train: saved ${e.checkpoint}; continue with: ${resumeCommand}`);
             break;
         }
       },
     });
-    if (!result.interrupted) log(`srdtrans train: done; model in ${outDir} (latest ${result.lastCheckpoint}), loss curve ${outDir}/loss.png`);
+    if (!result.interrupted && result.lastCheckpoint) log(`srdtrans train: done; model in ${outDir} (latest ${result.lastCheckpoint}), loss curve ${outDir}/loss.png`);
     return result.interrupted ? 130 : 0;
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+/** A word as a POSIX shell reads it back (quoted only when needed). */
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 function emit(obj: Record<string, unknown>): void {

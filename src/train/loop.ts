@@ -11,6 +11,7 @@ import {
   RESUME_FILE, epochFileName, readWeights, writeModelRecord, writeWeights, type TrainingRecord,
 } from '../io/checkpoint/model-dir.js';
 import { CheckpointError } from '../errors.js';
+import { describeFsError, makeDirectory } from '../io/atomic.js';
 import { Rng } from '../util/rng.js';
 import type { ModelConfig } from '../model/config.js';
 import { Adam } from './adam.js';
@@ -71,7 +72,9 @@ export async function train(stacks: readonly Stack[], options: TrainOptions): Pr
   const model = new SRDTrans(options.model, training.seed);
   const adam = new Adam(model.variables, { lr: training.lr, beta1: training.beta1, beta2: training.beta2 });
   try {
-    await fs.mkdir(outDir, { recursive: true });
+    await makeDirectory(outDir).catch((err: unknown) => {
+      throw new CheckpointError(`${outDir}: cannot create the model directory (${describeFsError(err)}); choose a writable location`);
+    });
     const progress: Progress = options.resume
       ? await loadResume(outDir, model, adam)
       : { epoch: 0, iteration: 0, losses: [] };
@@ -94,6 +97,9 @@ export async function train(stacks: readonly Stack[], options: TrainOptions): Pr
           type: 'step', epoch, epochs: training.epochs, iteration, iterations: order.length, loss,
           stepsDone: epoch * grid.length + iteration + 1, stepsTotal,
         });
+        // A step on the cpu/wasm backends never yields to the event loop, so a SIGINT handler
+        // (which sets `signal`) would otherwise only run at the end of the epoch's file writes.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         if (options.signal?.aborted) {
           const checkpoint = await saveResume(outDir, model, adam, { epoch, iteration: iteration + 1, losses: progress.losses });
           options.onEvent?.({ type: 'interrupted', epoch, iteration: iteration + 1, checkpoint });
@@ -144,9 +150,17 @@ async function saveResume(outDir: string, model: SRDTrans, adam: Adam, progress:
 
 async function loadResume(outDir: string, model: SRDTrans, adam: Adam): Promise<Progress> {
   const file = path.join(outDir, RESUME_FILE);
+  if (!(await fs.stat(file).then((st) => st.isFile(), () => false))) {
+    throw new CheckpointError(`${file}: not found; there is no interrupted run to resume in ${outDir}; to start over, train into a new folder without --resume`);
+  }
   const { tensors, metadata } = await readWeights(file);
   const weights: StateDict = new Map([...tensors].filter(([k]) => !k.startsWith('adam.')));
-  model.loadStateDict(weights);
+  try {
+    model.loadStateDict(weights);
+  } catch (err) {
+    if (!(err instanceof CheckpointError)) throw err;
+    throw new CheckpointError(`${file}: does not fit the model's config.json (${err.message}); to start over, train into a new folder without --resume`);
+  }
   try {
     adam.loadState(tensors, Number(metadata['step']));
   } catch (err) {

@@ -3,8 +3,10 @@ import * as path from 'node:path';
 import { CheckpointError } from '../../errors.js';
 import type { ModelConfig } from '../../model/config.js';
 import type { StateDict } from '../../model/params.js';
-import { writeFileAtomic } from '../atomic.js';
+import { describeFsError, makeDirectory, writeFileAtomic } from '../atomic.js';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsFile } from './safetensors.js';
+import { isPthPath } from './pth.js';
+import { resolvePth } from './pth-model.js';
 
 /**
  * A model directory: `config.json` (architecture and how it was trained, so `denoise` never
@@ -45,8 +47,10 @@ export function epochFileName(epoch: number): string {
 }
 
 export async function writeModelRecord(dir: string, record: Omit<ModelRecord, 'format'>): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
-  await writeFileAtomic(path.join(dir, CONFIG_FILE), JSON.stringify({ format: FORMAT, ...record }, null, 2) + '\n');
+  await makeDirectory(dir).catch((err: unknown) => {
+    throw new CheckpointError(`${dir}: cannot create the model directory (${describeFsError(err)}); choose a writable location`);
+  });
+  await writeChecked(path.join(dir, CONFIG_FILE), JSON.stringify({ format: FORMAT, ...record }, null, 2) + '\n');
 }
 
 export async function readModelRecord(dir: string): Promise<ModelRecord> {
@@ -70,7 +74,16 @@ export async function readModelRecord(dir: string): Promise<ModelRecord> {
 }
 
 export async function writeWeights(file: string, tensors: StateDict, metadata: Record<string, string>): Promise<void> {
-  await writeFileAtomic(file, encodeSafetensors(tensors, metadata));
+  await writeChecked(file, encodeSafetensors(tensors, metadata));
+}
+
+/** writeFileAtomic with a message a user can act on (a full disk, a read-only folder). */
+async function writeChecked(file: string, data: Uint8Array | string): Promise<void> {
+  try {
+    await writeFileAtomic(file, data);
+  } catch (err) {
+    throw new CheckpointError(`${file}: cannot write (${describeFsError(err)}); free some space or choose a writable model directory`);
+  }
 }
 
 export async function readWeights(file: string): Promise<SafetensorsFile> {
@@ -83,7 +96,7 @@ export async function readWeights(file: string): Promise<SafetensorsFile> {
   try {
     return decodeSafetensors(bytes);
   } catch (err) {
-    throw new CheckpointError(`${file}: not a valid safetensors checkpoint (${(err as Error).message}); it may be truncated`);
+    throw new CheckpointError(`${file}: not a valid safetensors checkpoint (${(err as Error).message}); it may be truncated: copy it again, pass another checkpoint, or train again`);
   }
 }
 
@@ -105,9 +118,17 @@ export async function latestEpochFile(dir: string): Promise<string> {
 export interface ResolvedModel {
   record: ModelRecord;
   weightsFile: string;
+  /** 'pth': a PyTorch state dict, its record inferred from the tensor shapes (pth-model.ts). */
+  format: 'safetensors' | 'pth';
+  /** The weights (published names and layouts). */
+  load(): Promise<StateDict>;
 }
 
-/** `--model` may name a model directory or one checkpoint file inside one. */
+function safetensorsModel(record: ModelRecord, weightsFile: string): ResolvedModel {
+  return { record, weightsFile, format: 'safetensors', load: async () => (await readWeights(weightsFile)).tensors };
+}
+
+/** `--model` may name a model directory, one checkpoint file inside one, or a PyTorch `.pth` state dict. */
 export async function resolveModel(modelPath: string): Promise<ResolvedModel> {
   let stat;
   try {
@@ -116,10 +137,11 @@ export async function resolveModel(modelPath: string): Promise<ResolvedModel> {
     throw new CheckpointError(`${modelPath}: model not found; pass the directory given to 'srdtrans train --out' or a checkpoint in it`);
   }
   if (stat.isDirectory()) {
-    return { record: await readModelRecord(modelPath), weightsFile: await latestEpochFile(modelPath) };
+    return safetensorsModel(await readModelRecord(modelPath), await latestEpochFile(modelPath));
   }
+  if (isPthPath(modelPath)) return resolvePth(modelPath);
   if (!modelPath.endsWith('.safetensors')) {
-    throw new CheckpointError(`${modelPath}: unsupported checkpoint type; pass a model directory or a .safetensors checkpoint`);
+    throw new CheckpointError(`${modelPath}: unsupported checkpoint type; pass a model directory, a .safetensors checkpoint or a PyTorch .pth state dict`);
   }
-  return { record: await readModelRecord(path.dirname(modelPath)), weightsFile: modelPath };
+  return safetensorsModel(await readModelRecord(path.dirname(modelPath)), modelPath);
 }
