@@ -20,3 +20,8 @@ export class CheckpointError extends UserError {
 export class ConfigError extends UserError {
   override name = 'ConfigError';
 }
+
+/** The user asked to stop (Ctrl-C); whatever was being written has been cleaned up. */
+export class InterruptedError extends Error {
+  override name = 'InterruptedError';
+}

@@ -1,4 +1,3 @@
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { BACKEND_CHOICES, describeEngine, initEngine, type BackendChoice } from '../engine/backend.js';
@@ -6,6 +5,7 @@ import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/config.js';
 import { METHODS, runQualityBenchmark, type ConditionResult } from '../quality/benchmark.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { imageMontage, linePlot } from '../report/png.js';
+import { makeOutputFolder } from './output.js';
 import { choiceOption, numberOption, parseCommand, stringOption, type OptionSpec } from './args.js';
 import { ProgressBar, progressMode } from './progress.js';
 
@@ -34,9 +34,7 @@ export async function run(args: string[]): Promise<number> {
   if (rates.some((r) => !(r > 0 && r <= 1000))) throw new ConfigError('--rates: expected comma-separated frame rates in Hz, e.g. 0.3,1,10,30');
   const model = values['full'] === true ? { ...DEFAULT_MODEL_CONFIG, patchT: 32 } : CPU_MODEL;
   const size = numberOption(values, 'size', 64, { min: 32, integer: true });
-  await fs.mkdir(out, { recursive: true }).catch(() => {
-    throw new ConfigError(`--out ${out}: cannot create this folder; choose a writable location`);
-  });
+  await makeOutputFolder(out);
   const engine = await initEngine(choiceOption<BackendChoice>(values, 'backend', BACKEND_CHOICES, 'auto'));
   const log = (line: string) => process.stderr.write(line + '\n');
   log(`srdtrans bench quality: ${describeEngine(engine)}`);

@@ -1,6 +1,4 @@
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError } from '../errors.js';
 import { BACKEND_CHOICES, describeEngine, initEngine, type BackendChoice } from '../engine/backend.js';
 import { simulateCalcium } from '../quality/simulate/calcium.js';
 import { evaluate } from '../quality/metrics.js';
@@ -14,6 +12,7 @@ import type { TrainingRecord } from '../io/checkpoint/model-dir.js';
 import { imageMontage } from '../report/png.js';
 import { SRDTrans } from '../model/srdtrans.js';
 import { readWeights } from '../io/checkpoint/model-dir.js';
+import { makeOutputFolder } from './output.js';
 import { choiceOption, numberOption, parseCommand, stringOption, type OptionSpec } from './args.js';
 import { ProgressBar, progressMode } from './progress.js';
 import { formatEvaluation } from './evaluate.js';
@@ -46,9 +45,7 @@ export async function run(args: string[]): Promise<number> {
   const seed = numberOption(values, 'seed', 1, { min: 0, integer: true });
   const started = Date.now();
   const log = (line: string) => process.stderr.write(line + '\n');
-  await fs.mkdir(out, { recursive: true }).catch(() => {
-    throw new ConfigError(`--out ${out}: cannot create this folder; choose a writable location`);
-  });
+  await makeOutputFolder(out);
 
   const engine = await initEngine(choiceOption<BackendChoice>(values, 'backend', BACKEND_CHOICES, 'auto'));
   log(`srdtrans demo: ${describeEngine(engine)}`);

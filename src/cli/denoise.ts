@@ -5,7 +5,7 @@ import { BACKEND_CHOICES, describeEngine, initEngine, type BackendChoice } from 
 import { denoiseStack } from '../infer/denoise.js';
 import { outputDType } from '../infer/stitch.js';
 import { openStack, TiffStackWriter } from '../io/tiff/index.js';
-import { describeFsError, makeDirectory } from '../io/atomic.js';
+import { makeOutputFolder } from './output.js';
 import { resolveModel } from '../io/checkpoint/model-dir.js';
 import { inferenceGrid } from '../data/patches.js';
 import { expandInputs } from '../io/inputs.js';
@@ -61,6 +61,12 @@ export async function run(args: string[]): Promise<number> {
   const targets = await outputPaths(files, out);
 
   let loaded: LoadedModel | null = null;
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
   try {
     for (const [i, file] of files.entries()) {
       const [input] = await loadStacks([file], { channel });
@@ -79,7 +85,7 @@ export async function run(args: string[]): Promise<number> {
         }
         const bar = new ProgressBar(`denoise ${path.basename(file)}`, progressMode(json));
         await denoiseStack(loaded.model, stack, {
-          ...options, name: file,
+          ...options, name: file, signal: controller.signal,
           onProgress: (done, total) => {
             bar.update({ done, total });
             if (json) emit({ event: 'patch', file, done, total });
@@ -96,6 +102,7 @@ export async function run(args: string[]): Promise<number> {
     }
     return 0;
   } finally {
+    process.off('SIGINT', onSigint);
     loaded?.model.dispose();
   }
 }
@@ -114,8 +121,6 @@ async function checkInput(file: string, channel: number | undefined, o: { patchX
 async function outputPaths(files: readonly string[], out: string): Promise<string[]> {
   const isDir = await fs.stat(out).then((s) => s.isDirectory(), () => false);
   if (files.length === 1 && !isDir && !out.endsWith(path.sep)) return [out];
-  await makeDirectory(out).catch((err: unknown) => {
-    throw new ConfigError(`--out ${out}: cannot create this folder (${describeFsError(err)}); choose a writable location`);
-  });
+  await makeOutputFolder(out);
   return files.map((f) => path.join(out, `${path.basename(f).replace(/\.tiff?$/i, '')}_denoised.tif`));
 }

@@ -1,4 +1,4 @@
-import { UserError } from '../errors.js';
+import { InterruptedError, UserError } from '../errors.js';
 
 /** Exit codes: 0 done, 1 internal failure, 2 bad input or usage, 130 interrupted. */
 export const EXIT_USAGE = 2;
@@ -51,6 +51,10 @@ export function reportError(err: unknown, debug: boolean): number {
   if (err instanceof UserError) {
     process.stderr.write(`srdtrans: error: ${err.message}\n`);
     return EXIT_USAGE;
+  }
+  if (err instanceof InterruptedError) {
+    process.stderr.write('\nsrdtrans: interrupted; no partial output was left behind\n');
+    return 130;
   }
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`srdtrans: internal error: ${message.split('\n')[0]} (rerun with --debug for details, and please report it)\n`);

@@ -3,7 +3,8 @@ import { ConfigError } from '../errors.js';
 import { simulateCalcium, type CalciumOptions } from '../quality/simulate/calcium.js';
 import { simulateSmlm } from '../quality/simulate/smlm.js';
 import { writeStack } from '../io/tiff/index.js';
-import { describeFsError, makeDirectory, writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { makeOutputFolder } from './output.js';
 import { imageMontage } from '../report/png.js';
 import { numberOption, parseCommand, stringOption, type OptionSpec } from './args.js';
 
@@ -28,9 +29,7 @@ export async function run(args: string[]): Promise<number> {
   const size = numberOption(values, 'size', 128, { min: 8, integer: true });
   const seed = numberOption(values, 'seed', 1, { min: 0, integer: true });
   const shape = [frames, size, size] as const;
-  await makeDirectory(out).catch((err: unknown) => {
-    throw new ConfigError(`--out ${out}: cannot create this folder (${describeFsError(err)}); choose a writable location`);
-  });
+  await makeOutputFolder(out);
   if (kind === 'calcium') {
     const options: CalciumOptions = { shape, seed, frameRate: numberOption(values, 'frame-rate', 0.3, { min: 0.01, max: 1000 }) };
     if (values['photons'] !== undefined) options.photons = numberOption(values, 'photons', 10, { min: 0.01 });

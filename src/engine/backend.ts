@@ -6,6 +6,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { ConfigError } from '../errors.js';
+import { registerCustomKernels } from './kernels/index.js';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 export type BackendChoice = BackendName | 'auto';
@@ -71,6 +72,7 @@ export function describeEngine(info: EngineInfo): string {
 }
 
 async function activate(name: BackendName): Promise<void> {
+  registerCustomKernels();
   const ok = await tf.setBackend(name);
   if (!ok) throw new ConfigError(`the ${name} backend failed to start: try another --backend`);
   await tf.ready();

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { InterruptedError } from '../errors.js';
 import { makeStackArray, type Stack, type StackArray } from '../data/stack.js';
 import { extractPatch, stackMean } from '../data/normalize.js';
 import { inferenceGrid, inferenceSlabs } from '../data/patches.js';
@@ -14,6 +15,8 @@ export interface DenoiseOptions {
   /** Stack name for error messages. */
   name?: string;
   onProgress?: (done: number, total: number) => void;
+  /** Aborting stops after the patch in flight with an InterruptedError. */
+  signal?: AbortSignal;
 }
 
 /** Receives finished output frames in order, so they can be written as they are done. */
@@ -44,6 +47,12 @@ export async function denoiseStack(model: SRDTrans, stack: Stack, options: Denoi
       const output = await runNetwork(model, input, size);
       rescaleKept(output, input, size, patch, mean, buffer);
       options.onProgress?.(++done, grid.length);
+      if (options.signal) {
+        // Inference on cpu/wasm never yields to the event loop, so a Ctrl-C handler could
+        // not run until the whole stack was done.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (options.signal.aborted) throw new InterruptedError('interrupted');
+      }
     }
     await sink.writeFrames(toOutputType(finalFrames(buffer, slab), stack.dtype, scale, options.asFloat));
   }

@@ -94,4 +94,25 @@ describe('srdtrans train, stopped early (SIGINT, closed stdout)', () => {
     assert.ok(existsSync(`${dir}/resume.safetensors`));
     assert.ok(!existsSync(`${dir}/epoch-001.safetensors`), 'interrupted within the first epoch');
   });
+
+  it('denoise: Ctrl-C stops after the patch in flight, exits 130 and leaves no output file behind', async () => {
+    const model = tmp.file('model-for-denoise');
+    assertOk(await runCli(['train', noisy, '--out', model, ...TINY]));
+    const big = tmp.file('big.tif');
+    await writeNoisy(big, [32, 48, 48], 'uint16', 3);
+    const outDir = tmp.file('denoised');
+    let sent = false;
+    const r = await runCli(['denoise', big, '--model', model, '--out', `${outDir}/`, '--json', '--backend', 'cpu'], {
+      onOutput: (stream, text, child) => {
+        if (!sent && stream === 'stdout' && text.includes('"event":"patch"') && text.includes('"done":1,')) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      },
+    });
+    assert.ok(sent, `no patch event seen:\n${r.stdout}\n${r.stderr}`);
+    assert.equal(r.status, 130, r.stderr);
+    assert.match(r.stderr, /interrupted; no partial output was left behind/);
+    assert.deepEqual(readdirSync(outDir), []);
+  });
 });
