@@ -29,7 +29,7 @@ const SPEC: OptionSpec = {
   size: { type: 'string', help: 'frame width and height to simulate', default: 64 },
   'frame-rate': { type: 'string', help: 'simulated imaging rate in Hz (SRDTrans shines at low rates)', default: 0.3 },
   photons: { type: 'string', help: 'mean photons per pixel per frame', default: 2 },
-  steps: { type: 'string', help: 'training patches (steps) in all', default: 200 },
+  steps: { type: 'string', help: 'training patches (steps) in all', default: 100 },
   backend: { type: 'string', help: BACKEND_CHOICES.join('|'), default: 'auto' },
   seed: { type: 'string', help: 'random seed', default: 1 },
 };
@@ -41,7 +41,7 @@ export async function run(args: string[]): Promise<number> {
   const out = stringOption(values, 'out') ?? 'demo-output';
   const frames = numberOption(values, 'frames', 96, { min: 32, integer: true });
   const size = numberOption(values, 'size', 64, { min: 32, integer: true });
-  const steps = numberOption(values, 'steps', 200, { min: 1, integer: true });
+  const steps = numberOption(values, 'steps', 100, { min: 1, integer: true });
   const seed = numberOption(values, 'seed', 1, { min: 0, integer: true });
   const started = Date.now();
   const log = (line: string) => process.stderr.write(line + '\n');
@@ -79,7 +79,7 @@ export async function run(args: string[]): Promise<number> {
     model.loadStateDict((await readWeights(result.lastCheckpoint!)).tensors);
     const bar = new ProgressBar('denoise', progressMode(false));
     denoised = await denoiseToStack(model, sim.noisy, {
-      patchXY, overlap: 0.5, scale: 1, asFloat: false, onProgress: (done, total) => bar.update({ done, total }),
+      patchXY, overlap: 0.5, scale: 1, asFloat: true, onProgress: (done, total) => bar.update({ done, total }),
     });
   } finally {
     model.dispose();
