@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { after, it } from 'node:test';
+import { PNG } from 'pngjs';
+import { assertOk, runCli, tempDir } from './cli-helpers.js';
+
+const tmp = tempDir('srdtrans-demo-');
+after(tmp.cleanup);
+
+it('demo (shortened) writes the stacks, a comparison figure and summary.json with both evaluations', async () => {
+  const out = tmp.file('demo out');
+  const r = await runCli(['demo', '--out', out, '--steps', '2', '--frames', '32', '--size', '32', '--backend', 'wasm']);
+  assertOk(r);
+  for (const f of ['noisy.tif', 'clean.tif', 'denoised.tif', 'comparison.png', 'summary.json', 'model/config.json']) {
+    assert.ok(existsSync(`${out}/${f}`), `${f} missing`);
+  }
+  const summary = JSON.parse(readFileSync(`${out}/summary.json`, 'utf8')) as Record<string, Record<string, unknown> | string | number>;
+  for (const key of ['raw', 'denoised'] as const) {
+    const e = summary[key] as Record<string, unknown>;
+    assert.deepEqual(Object.keys(e).sort(), ['psnr_db', 'snr_db', 'ssim', 'trace_r']);
+    assert.equal(typeof e['snr_db'], 'number');
+  }
+  assert.equal(summary['backend'], 'wasm');
+  assert.ok(typeof summary['seconds'] === 'number' && summary['seconds'] > 0);
+  const png = PNG.sync.read(readFileSync(`${out}/comparison.png`));
+  assert.ok(png.width > 3 * 64 && png.height > 64);
+  assert.match(r.stdout, /raw \(noisy input\)[\s\S]*SNR[\s\S]*denoised[\s\S]*SSIM/);
+});
