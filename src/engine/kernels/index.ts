@@ -1,4 +1,5 @@
 import { registerWasmConvKernels } from './conv3d.wasm.js';
+import { registerWebGpuConvKernels } from './conv3d.webgpu.js';
 
 let registered = false;
 
@@ -10,4 +11,5 @@ export function registerCustomKernels(): void {
   if (registered) return;
   registered = true;
   registerWasmConvKernels();
+  registerWebGpuConvKernels();
 }
