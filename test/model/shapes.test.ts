@@ -55,7 +55,7 @@ test('validateModelConfig names the problem', () => {
 });
 
 function parseKeys(): Array<{ name: string; shape: number[]; dtype: string }> {
-  const text = readFileSync(new URL('../../../shared/srdtrans-state-dict-keys.txt', import.meta.url), 'utf8');
+  const text = readFileSync(new URL('../fixtures/pth/srdtrans-state-dict-keys.txt', import.meta.url), 'utf8');
   return text
     .split('\n')
     .filter((l) => l.trim() !== '' && !l.startsWith('#'))
