@@ -6,7 +6,7 @@ import { conv3dSpecs, singleConv } from './conv.js';
 import { decoderLevel, decoderSpecs } from './decoder.js';
 import { encoderLevel, encoderSpecs } from './encoder.js';
 import { initValues } from './init.js';
-import type { DropoutContext, ParamGetter } from './layers.js';
+import { type DropoutContext, type ParamGetter, view, withReleasedGradients } from './layers.js';
 import {
   type BufferSpec,
   type Entry,
@@ -116,28 +116,51 @@ export class SRDTrans {
       return v;
     };
     return tf.tidy(() => {
-      let y = tf.reshape(x, [...x.shape, 1]) as tf.Tensor5D;
-      const skips: tf.Tensor5D[] = [];
-      for (let i = 0; i < c.fMaps.length; i++) {
-        const { skip, down } = encoderLevel(y, p, `encoders.${i}`);
-        skips.unshift(skip);
-        y = down;
-      }
-      y = singleConv(y, p, 'conv_before_trans.Conv3d');
-      for (let i = 0; i < c.blocks; i++) {
-        y = temporalTransformer(y, p, `layers.${i}.timeTrans`, c.heads, c.attnDropout, ctx);
-        y = swinTransformer(y, p, `layers.${i}.spaceTrans.transformer`, {
-          window: c.window,
-          heads: c.heads,
-          attnDropout: c.attnDropout,
-          oneHot: this.oneHot,
-          ctx,
-        });
-      }
-      y = singleConv(y, p, 'conv_after_trans.Conv3d');
-      for (let i = 0; i < c.fMaps.length; i++) y = decoderLevel(y, skips[i]!, p, `decoders.${i}`);
-      return tf.reshape(y, x.shape) as tf.Tensor4D;
+      // The output's gradient may be a caller's dy (tf.grads): only the ops inside free theirs.
+      const y = withReleasedGradients(() => this.network(x, p, ctx));
+      return view<tf.Tensor4D>(y, x.shape);
     });
+  }
+
+  /** The network on x [B, T, H, W] viewed [B, T, H, W, 1]; returns [B, T, H, W, 1]. */
+  private network(x: tf.Tensor4D, p: ParamGetter, ctx: DropoutContext | undefined): tf.Tensor5D {
+    const c = this.config;
+    // Each stage in its own tidy, and a stage's input disposed once consumed (skips excepted):
+    // under a gradient tape only what the layers saved for their gradients outlives a stage.
+    const stage = <T extends tf.TensorContainer>(f: () => T, consumed?: tf.Tensor): T => {
+      const out = tf.tidy(f);
+      consumed?.dispose();
+      return out;
+    };
+    let y = view<tf.Tensor5D>(x, [...x.shape, 1]);
+    const skips: tf.Tensor5D[] = [];
+    for (let i = 0; i < c.fMaps.length; i++) {
+      const { skip, down } = stage(() => encoderLevel(y, p, `encoders.${i}`), i > 0 ? y : undefined);
+      skips.unshift(skip);
+      y = down;
+    }
+    y = stage(() => singleConv(y, p, 'conv_before_trans.Conv3d'), y);
+    for (let i = 0; i < c.blocks; i++) {
+      y = stage(() => temporalTransformer(y, p, `layers.${i}.timeTrans`, c.heads, c.attnDropout, ctx), y);
+      y = stage(
+        () =>
+          swinTransformer(y, p, `layers.${i}.spaceTrans.transformer`, {
+            window: c.window,
+            heads: c.heads,
+            attnDropout: c.attnDropout,
+            oneHot: this.oneHot,
+            ctx,
+          }),
+        y,
+      );
+    }
+    y = stage(() => singleConv(y, p, 'conv_after_trans.Conv3d'), y);
+    for (let i = 0; i < c.fMaps.length; i++) {
+      const skip = skips[i]!;
+      y = stage(() => decoderLevel(y, skip, p, `decoders.${i}`), y);
+      skip.dispose();
+    }
+    return y;
   }
 
   /** Published names and PyTorch layouts, including the int64 relative_position_index buffers. */

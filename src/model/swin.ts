@@ -1,14 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { truncNormal } from './init.js';
 import {
-  dropout,
-  gelu,
+  addSame,
+  attention,
+  checkpoint,
+  drawKeep,
   layerNorm,
   layerNormSpecs,
   linear,
   linearSpecs,
-  mergeHeads,
-  splitQkv,
+  mlpResidual,
+  released,
+  view,
   type DropoutContext,
   type ParamGetter,
 } from './layers.js';
@@ -163,45 +166,128 @@ export interface SwinBlockArgs {
   /** relativePositionOneHot(window). */
   oneHot: tf.Tensor2D;
   ctx: DropoutContext | undefined;
+  /** Tokens per piece of the checkpointed attention half (default SWIN_CHUNK_TOKENS; whole images). */
+  chunkTokens?: number;
 }
 
-/** One Swin block on images x [B, H, W, E] (any H, W ≥ 1); returns [B, H, W, E]. */
-export function swinBlock(x: tf.Tensor4D, p: ParamGetter, prefix: string, a: SwinBlockArgs): tf.Tensor4D {
+/**
+ * Tokens per piece of the checkpointed attention half (whole images, see checkpoint): the
+ * recomputation of a half kept ~32 KiB per token alive (the whole [8, 64, 64] bottleneck of the
+ * published [1, 128, 64, 64] patch: about 1 GiB, the peak of a training step).
+ */
+export const SWIN_CHUNK_TOKENS = 4096;
+
+/** Parameters (suffixes after the block prefix) of a block's attention half. */
+const ATTENTION_PARAMS = [
+  'norm1.weight',
+  'norm1.bias',
+  'attn.relative_position_bias_table',
+  'attn.qkv.weight',
+  'attn.qkv.bias',
+  'attn.proj.weight',
+  'attn.proj.bias',
+];
+
+/** Where a block's tokens go: the padded grid, the shift and the window size. */
+interface WindowGeometry {
+  b: number;
+  h: number;
+  wd: number;
+  hp: number;
+  wp: number;
+  w: number;
+  shift: number;
+}
+
+/** [B, H, W, E] -> [B·nW, w², E]: zero padding to Hp×Wp, roll by −shift, window partition. */
+function toWindowsPlain(y: tf.Tensor4D, g: WindowGeometry): tf.Tensor3D {
+  if (g.hp > g.h || g.wp > g.wd) y = tf.pad(y, [[0, 0], [0, g.hp - g.h], [0, g.wp - g.wd], [0, 0]]);
+  if (g.shift > 0) y = roll(roll(y, -g.shift, 1), -g.shift, 2);
+  return partition(y, g.w);
+}
+
+/** Inverse of toWindowsPlain (and its adjoint: the padding's adjoint is the crop). */
+function fromWindowsPlain(x: tf.Tensor3D, g: WindowGeometry): tf.Tensor4D {
+  let y = reverseWindows(x, g.w, g.b, g.hp, g.wp);
+  if (g.shift > 0) y = roll(roll(y, g.shift, 1), g.shift, 2);
+  if (g.hp > g.h || g.wp > g.wd) y = tf.slice(y, [0, 0, 0, 0], [g.b, g.h, g.wd, y.shape[3]]);
+  return y;
+}
+
+/*
+ * The two token moves as tape entries that keep nothing: each is a linear map whose adjoint is
+ * the other (pad ↔ crop, roll ↔ roll back, partition ↔ merge). As plain ops the pads, slices and
+ * concats of the rolls kept about twenty clones of the padded image in a block's backward pass.
+ */
+function toWindows(y: tf.Tensor4D, g: WindowGeometry): tf.Tensor3D {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: toWindowsPlain(args[0] as tf.Tensor4D, g),
+    gradFunc: released((dy: tf.Tensor3D) => fromWindowsPlain(dy, g)),
+  }));
+  return f(y) as tf.Tensor3D;
+}
+
+function fromWindows(x: tf.Tensor3D, g: WindowGeometry): tf.Tensor4D {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: fromWindowsPlain(args[0] as tf.Tensor3D, g),
+    gradFunc: released((dy: tf.Tensor4D) => toWindowsPlain(dy, g)),
+  }));
+  return f(x) as tf.Tensor4D;
+}
+
+/** Windows of an image: ⌈H/w⌉·⌈W/w⌉. */
+function windowCount(h: number, wd: number, w: number): number {
+  return Math.ceil(h / w) * Math.ceil(wd / w);
+}
+
+/**
+ * x + WindowAttention(LN(x)) (padding, shift, partition and their inverses included); `keep`:
+ * the attention dropout's keep flags for these images, or undefined.
+ */
+function attentionResidual(x: tf.Tensor4D, p: ParamGetter, prefix: string, a: SwinBlockArgs, keep: Uint8Array | undefined): tf.Tensor4D {
   const [b, h, wd, e] = x.shape;
   const w = a.window;
   const n = w * w;
-  const padB = (w - (h % w)) % w;
-  const padR = (w - (wd % w)) % w;
-  const hp = h + padB;
-  const wp = wd + padR;
-  const nW = (hp / w) * (wp / w);
+  const hp = Math.ceil(h / w) * w;
+  const wp = Math.ceil(wd / w) * w;
+  const g: WindowGeometry = { b, h, wd, hp, wp, w, shift: a.shift };
 
-  let y = layerNorm(x, p, `${prefix}.norm1`) as tf.Tensor4D;
-  if (padB > 0 || padR > 0) y = tf.pad(y, [[0, 0], [0, padB], [0, padR], [0, 0]]);
-  if (a.shift > 0) y = roll(roll(y, -a.shift, 1), -a.shift, 2);
-  const windows = partition(y, w);
-
-  // Window attention.
-  const [q, k, v] = splitQkv(linear(windows, p, `${prefix}.attn.qkv`), a.heads);
-  const scale = (e / a.heads) ** -0.5;
-  let scores: tf.Tensor = tf.matMul(tf.mul(q, scale) as tf.Tensor4D, k, false, true); // [B·nW, heads, N, N]
+  const windows = toWindows(layerNorm(x, p, `${prefix}.norm1`) as tf.Tensor4D, g);
+  const qkv = linear(windows, p, `${prefix}.attn.qkv`) as tf.Tensor3D;
   const table = p(`${prefix}.attn.relative_position_bias_table`) as tf.Tensor2D;
   const bias = tf.reshape(tf.transpose(tf.matMul(a.oneHot, table)), [a.heads, n, n]);
-  scores = tf.add(scores, bias);
-  if (a.shift > 0) {
-    const mask = tf.tensor3d(shiftMask(hp, wp, w, a.shift), [nW, 1, n * n]);
-    scores = tf.reshape(tf.add(tf.reshape(scores, [b, nW, a.heads, n * n]), mask), [b * nW, a.heads, n, n]);
-  }
-  let attn = tf.softmax(scores);
-  attn = dropout(attn, a.attnDropout, a.ctx);
-  const out = linear(mergeHeads(tf.matMul(attn as tf.Tensor4D, v)), p, `${prefix}.attn.proj`) as tf.Tensor3D;
+  const attended = attention(qkv, {
+    heads: a.heads,
+    scale: (e / a.heads) ** -0.5,
+    scaleQuery: true,
+    bias,
+    mask: a.shift > 0 ? { values: shiftMask(hp, wp, w, a.shift), windows: windowCount(h, wd, w) } : undefined,
+    rate: a.attnDropout,
+    keep,
+  });
+  const out = linear(attended, p, `${prefix}.attn.proj`) as tf.Tensor3D;
+  return addSame(x, fromWindows(out, g));
+}
 
-  y = reverseWindows(out, w, b, hp, wp);
-  if (a.shift > 0) y = roll(roll(y, a.shift, 1), a.shift, 2);
-  if (padB > 0 || padR > 0) y = tf.slice(y, [0, 0, 0, 0], [b, h, wd, e]);
-  const x1 = tf.add(x, y);
-  const hidden = gelu(linear(layerNorm(x1, p, `${prefix}.norm2`), p, `${prefix}.mlp.fc1`));
-  return tf.add(x1, linear(hidden, p, `${prefix}.mlp.fc2`));
+/**
+ * One Swin block on images x [B, H, W, E] (any H, W ≥ 1); returns [B, H, W, E]. Both halves
+ * keep only their input for the backward pass: the attention half is checkpointed (recomputed
+ * in the backward pass, a few images at a time), the MLP half recomputes what it needs itself
+ * (mlpResidual).
+ */
+export function swinBlock(x: tf.Tensor4D, p: ParamGetter, prefix: string, a: SwinBlockArgs): tf.Tensor4D {
+  const [b, h, wd] = x.shape;
+  const perImage = windowCount(h, wd, a.window) * a.heads * a.window ** 4;
+  const keep = a.ctx && a.attnDropout > 0 ? drawKeep(b * perImage, a.attnDropout, a.ctx.rng) : undefined;
+  const x1 = checkpoint(
+    (xi, pi, start) =>
+      attentionResidual(xi as tf.Tensor4D, pi, prefix, a, keep?.subarray(start * perImage, (start + xi.shape[0]!) * perImage)),
+    x,
+    p,
+    ATTENTION_PARAMS.map((s) => `${prefix}.${s}`),
+    Math.max(1, Math.floor((a.chunkTokens ?? SWIN_CHUNK_TOKENS) / (h * wd))),
+  );
+  return mlpResidual(x1, p, `${prefix}.norm2`, `${prefix}.mlp.fc1`, `${prefix}.mlp.fc2`) as tf.Tensor4D;
 }
 
 /**
@@ -215,7 +301,7 @@ export function swinTransformer(
   d: { window: number; heads: number; attnDropout: number; oneHot: tf.Tensor2D; ctx: DropoutContext | undefined },
 ): tf.Tensor5D {
   const [b, s, h, w, e] = x.shape;
-  let y = tf.reshape(x, [b * s, h, w, e]) as tf.Tensor4D;
+  let y = view<tf.Tensor4D>(x, [b * s, h, w, e]);
   for (let j = 0; j < SWIN_DEPTH; j++) {
     y = swinBlock(y, p, `${prefix}.blocks.${j}`, {
       window: d.window,
@@ -226,5 +312,5 @@ export function swinTransformer(
       ctx: d.ctx,
     });
   }
-  return tf.reshape(y, [b, s, h, w, e]);
+  return view<tf.Tensor5D>(y, [b, s, h, w, e]);
 }

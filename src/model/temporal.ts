@@ -1,14 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ZEROS } from './init.js';
 import {
-  dropout,
-  gelu,
+  addSame,
+  addTrailing,
+  attention,
+  checkpoint,
+  drawKeep,
+  dropoutWith,
   layerNorm,
   layerNormSpecs,
   linear,
   linearSpecs,
-  mergeHeads,
-  splitQkv,
+  mlpResidual,
+  view,
   type DropoutContext,
   type ParamGetter,
 } from './layers.js';
@@ -50,42 +54,70 @@ export function temporalSpecs(prefix: string, d: TemporalDims): ParamSpec[] {
 /**
  * Multi-head self-attention over sequences x [N, L, E]: qkv without bias, scores·(E/heads)^-0.5
  * (scaled after the product, as the published SelfAttention), softmax, dropout on the
- * probabilities and on the projection output, both at the attention dropout rate.
+ * probabilities and on the projection output, both at the attention dropout rate (keep flags
+ * given: `masks`, or undefined for none).
  */
 function selfAttention(
-  x: tf.Tensor3D, p: ParamGetter, prefix: string, heads: number, rate: number, ctx: DropoutContext | undefined,
+  x: tf.Tensor3D, p: ParamGetter, prefix: string, heads: number, rate: number,
+  masks: { probs: Uint8Array; out: Uint8Array } | undefined,
 ): tf.Tensor3D {
   const e = x.shape[2];
-  const [q, k, v] = splitQkv(linear(x, p, `${prefix}.qkv`, false), heads);
-  const scale = (e / heads) ** -0.5;
-  let attn: tf.Tensor = tf.softmax(tf.mul(tf.matMul(q, k, false, true), scale));
-  attn = dropout(attn, rate, ctx);
-  const merged = mergeHeads(tf.matMul(attn as tf.Tensor4D, v));
-  return dropout(linear(merged, p, `${prefix}.proj`), rate, ctx) as tf.Tensor3D;
+  const qkv = linear(x, p, `${prefix}.qkv`, false) as tf.Tensor3D;
+  const merged = attention(qkv, { heads, scale: (e / heads) ** -0.5, scaleQuery: false, rate, keep: masks?.probs });
+  return dropoutWith(linear(merged, p, `${prefix}.proj`), rate, masks?.out) as tf.Tensor3D;
 }
+
+/**
+ * Tokens per piece of a checkpointed attention sub-layer (whole sequences, see checkpoint): its
+ * recomputation kept ~20 KiB per token alive, 640 MiB for the 32768 tokens of the published
+ * [1, 128, 64, 64] patch, the peak of a training step once the Swin halves were in pieces.
+ */
+export const TEMPORAL_CHUNK_TOKENS = 4096;
 
 /**
  * The temporal transformer on the bottleneck feature [B, S, H, W, E]: one sequence of length S
  * per (b, h, w) — the published rearrange 'b c s h w -> (b h w) s c' — with a learned positional
- * embedding, 2 pre-LN layers and a final LayerNorm; returns [B, S, H, W, E].
+ * embedding, 2 pre-LN layers and a final LayerNorm; returns [B, S, H, W, E]. The attention
+ * sub-layers are checkpointed (the tape keeps their input only and recomputes them in the
+ * backward pass, a few sequences at a time), the MLP sub-layers recompute what they need
+ * themselves (mlpResidual).
  */
 export function temporalTransformer(
   x: tf.Tensor5D, p: ParamGetter, prefix: string, heads: number, rate: number, ctx: DropoutContext | undefined,
+  chunkTokens = TEMPORAL_CHUNK_TOKENS,
 ): tf.Tensor5D {
   const [b, s, h, w, e] = x.shape;
   const pos = p(`${prefix}.position_encoding.position_embeddings`);
   if (pos.shape[1] !== s) {
     throw new Error(`temporal length ${s} does not match the positional embedding length ${pos.shape[1]}`);
   }
-  let seq = tf.reshape(tf.transpose(tf.reshape(x, [b, s, h * w, e]), [0, 2, 1, 3]), [b * h * w, s, e]) as tf.Tensor3D;
-  seq = tf.add(seq, pos);
+  const n = b * h * w;
+  let seq = view<tf.Tensor3D>(tf.transpose(view(x, [b, s, h * w, e]), [0, 2, 1, 3]), [n, s, e]);
+  seq = addTrailing(seq, pos);
+  // Per sequence: heads·S² attention probabilities, then S·E projection outputs (drawn in that order).
+  const perProbs = heads * s * s;
+  const perOut = s * e;
   for (let l = 0; l < TEMPORAL_DEPTH; l++) {
     const att = `${prefix}.transformer.net.${2 * l}.fn`;
     const mlp = `${prefix}.transformer.net.${2 * l + 1}.fn`;
-    seq = tf.add(seq, selfAttention(layerNorm(seq, p, `${att}.norm`) as tf.Tensor3D, p, `${att}.fn`, heads, rate, ctx));
-    const hidden = gelu(linear(layerNorm(seq, p, `${mlp}.norm`), p, `${mlp}.fn.net.0`));
-    seq = tf.add(seq, linear(hidden, p, `${mlp}.fn.net.3`));
+    const masks =
+      ctx && rate > 0 ? { probs: drawKeep(n * perProbs, rate, ctx.rng), out: drawKeep(n * perOut, rate, ctx.rng) } : undefined;
+    seq = checkpoint(
+      (xi, pi, start) => {
+        const end = start + xi.shape[0]!;
+        const piece = masks && {
+          probs: masks.probs.subarray(start * perProbs, end * perProbs),
+          out: masks.out.subarray(start * perOut, end * perOut),
+        };
+        return addSame(xi as tf.Tensor3D, selfAttention(layerNorm(xi, pi, `${att}.norm`) as tf.Tensor3D, pi, `${att}.fn`, heads, rate, piece));
+      },
+      seq,
+      p,
+      [`${att}.norm.weight`, `${att}.norm.bias`, `${att}.fn.qkv.weight`, `${att}.fn.proj.weight`, `${att}.fn.proj.bias`],
+      Math.max(1, Math.floor(chunkTokens / s)),
+    );
+    seq = mlpResidual(seq, p, `${mlp}.norm`, `${mlp}.fn.net.0`, `${mlp}.fn.net.3`) as tf.Tensor3D;
   }
   seq = layerNorm(seq, p, `${prefix}.pre_head_ln`) as tf.Tensor3D;
-  return tf.reshape(tf.transpose(tf.reshape(seq, [b, h * w, s, e]), [0, 2, 1, 3]), [b, s, h, w, e]);
+  return view<tf.Tensor5D>(tf.transpose(view(seq, [b, h * w, s, e]), [0, 2, 1, 3]), [b, s, h, w, e]);
 }
