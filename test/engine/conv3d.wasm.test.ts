@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
 import { registerWasmConvKernels } from '../../src/engine/kernels/conv3d.wasm.js';
 import { conv3dS1 } from '../../src/model/conv.js';
+import { relErr, seeded } from '../support/arrays.js';
 
 /**
  * The im2col Conv3D / Conv3DBackpropFilterV2 on wasm against TF.js's stock kernels on cpu
@@ -50,28 +51,6 @@ const GRAD_CASES: Case[] = [
   { x: [1, 4, 7, 5, 3], w: [3, 3, 3, 3, 24], pad: 'same' }, // dx convolves 24 channels
   { x: [1, 12, 41, 40, 16], w: [3, 3, 3, 16, 8], pad: 'same' },
 ];
-
-function seeded(shape: number[], seed: number): Float32Array {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 32 - 0.5;
-  }
-  return a;
-}
-
-function relErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
-  assert.equal(got.length, ref.length);
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    err = Math.max(err, Math.abs(got[i]! - ref[i]!));
-    scale = Math.max(scale, Math.abs(ref[i]!));
-  }
-  return scale === 0 ? err : err / scale;
-}
 
 const label = (c: Case): string => `x [${c.x}] w [${c.w}] ${c.pad}`;
 

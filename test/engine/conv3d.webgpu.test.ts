@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
 import { registerWebGpuConvKernels } from '../../src/engine/kernels/conv3d.webgpu.js';
 import { conv3dS1 } from '../../src/model/conv.js';
+import { relErr, seeded } from '../support/arrays.js';
 
 /**
  * The webgpu Conv3D / Conv3DBackpropFilterV2 programs against TF.js's stock kernels on cpu (the
@@ -49,28 +50,6 @@ const GRAD_CASES: Case[] = [
   // Enough positions for the reduction to be split over many workgroups.
   { x: [1, 8, 33, 33, 4], w: [3, 3, 3, 4, 8], pad: 'same' },
 ];
-
-function seeded(shape: number[], seed: number): Float32Array {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 32 - 0.5;
-  }
-  return a;
-}
-
-function relErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
-  assert.equal(got.length, ref.length);
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    err = Math.max(err, Math.abs(got[i]! - ref[i]!));
-    scale = Math.max(scale, Math.abs(ref[i]!));
-  }
-  return scale === 0 ? err : err / scale;
-}
 
 const label = (c: Case): string => `x [${c.x}] w [${c.w}] ${c.pad}`;
 
