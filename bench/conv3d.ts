@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../src/engine/backend.js';
 import { registerWasmConvKernels } from '../src/engine/kernels/conv3d.wasm.js';
+import { seeded } from '../test/support/arrays.js';
 
 interface Case {
   x: [number, number, number, number, number];
@@ -27,16 +28,6 @@ const COUT: Record<number, number> = { 1: 4, 4: 8, 8: 16, 32: 64, 64: 128 };
 
 const quick = process.argv.includes('--quick');
 const OURS_RUNS = quick ? 3 : 5;
-
-function seeded(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 32 - 0.5;
-  }
-  return a;
-}
 
 async function timeIt(f: () => tf.Tensor, runs: number): Promise<number> {
   const times: number[] = [];
@@ -62,8 +53,8 @@ async function measure(c: Case, runs: number): Promise<Row> {
   const [b, t, h, w, cin] = c.x;
   const cout = COUT[cin] ?? cin * 2;
   const fShape: [number, number, number, number, number] = [...c.k, cin, cout];
-  const x = tf.tensor5d(seeded(b * t * h * w * cin, 1), c.x);
-  const f = tf.tensor5d(seeded(fShape.reduce((p, q) => p * q, 1), 2), fShape);
+  const x = tf.tensor5d(seeded(c.x, 1), c.x);
+  const f = tf.tensor5d(seeded(fShape, 2), fShape);
   const y = tf.conv3d(x, f, 1, c.pad);
   const dy = tf.onesLike(y);
   const outSize = y.size / cout;

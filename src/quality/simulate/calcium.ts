@@ -34,7 +34,7 @@
 import type { Stack } from '../../data/stack.js';
 import { ConfigError } from '../../errors.js';
 import { Rng } from '../../util/rng.js';
-import { applyCameraNoise, checkSimInt as checkInt, checkSimRange as checkRange, checkSimShape } from './poisson.js';
+import { applyCameraNoise, checkSimInt as checkInt, checkSimRange as checkRange, checkSimShape, checkCamera } from './poisson.js';
 import { gaussianBlur2d } from '../filters.js';
 
 export interface CalciumOptions {
@@ -116,12 +116,7 @@ export function simulateCalcium(opts: CalciumOptions = {}): CalciumResult {
   checkRange('somaRadius', somaRadius, 1, 100);
   const photons = opts.photons ?? 10;
   checkRange('photons', photons, 1e-3, 1e5);
-  const readNoise = opts.readNoise ?? 1.5;
-  checkRange('readNoise', readNoise, 0, 1000);
-  const offset = opts.offset ?? 100;
-  checkRange('offset', offset, 0, 60000);
-  const gain = opts.gain ?? 1;
-  checkRange('gain', gain, 1e-3, 1000);
+  const { readNoise, offset, gain } = checkCamera(opts);
   const blur = opts.blur ?? 1;
   checkRange('blur', blur, 0, 50);
   const spikeRate = opts.spikeRate ?? 0.3;

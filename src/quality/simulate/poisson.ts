@@ -85,6 +85,15 @@ export interface CameraOptions {
   offset?: number;
 }
 
+/** The camera settings with their defaults filled in, each checked against its range. */
+export function checkCamera(opts: CameraOptions): Required<CameraOptions> {
+  const camera = { gain: opts.gain ?? 1, readNoise: opts.readNoise ?? 1.5, offset: opts.offset ?? 100 };
+  checkSimRange('readNoise', camera.readNoise, 0, 1000);
+  checkSimRange('offset', camera.offset, 0, 60000);
+  checkSimRange('gain', camera.gain, 1e-3, 1000);
+  return camera;
+}
+
 /**
  * The camera's view of an expected photon image: for each pixel
  *   counts = round(gain · Poisson(photons) + offset + N(0, readNoise²)), clipped to [0, 65535].

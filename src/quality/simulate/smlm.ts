@@ -25,7 +25,7 @@
 import type { Stack } from '../../data/stack.js';
 import { ConfigError } from '../../errors.js';
 import { Rng } from '../../util/rng.js';
-import { applyCameraNoise, checkSimInt as checkInt, checkSimRange as checkRange, checkSimShape } from './poisson.js';
+import { applyCameraNoise, checkSimInt as checkInt, checkSimRange as checkRange, checkSimShape, checkCamera } from './poisson.js';
 import { gaussianBlur2d } from '../filters.js';
 
 export interface SmlmOptions {
@@ -97,12 +97,7 @@ export function simulateSmlm(opts: SmlmOptions = {}): SmlmResult {
   checkRange('psfSigma', psfSigma, 0.1, 50);
   const background = opts.background ?? 20;
   checkRange('background', background, 0, 1e5);
-  const readNoise = opts.readNoise ?? 1.5;
-  checkRange('readNoise', readNoise, 0, 1000);
-  const offset = opts.offset ?? 100;
-  checkRange('offset', offset, 0, 60000);
-  const gain = opts.gain ?? 1;
-  checkRange('gain', gain, 1e-3, 1000);
+  const { readNoise, offset, gain } = checkCamera(opts);
   const seed = opts.seed ?? 1;
   const pOff = 1 / meanOnFrames;
   const pOn = dutyCycle >= 1 ? 1 : (dutyCycle * pOff) / (1 - dutyCycle);
