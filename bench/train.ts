@@ -7,11 +7,14 @@ import { SRDTrans } from '../src/model/srdtrans.js';
 import { Adam } from '../src/train/adam.js';
 import { trainingLoss } from '../src/train/loss.js';
 import { Rng } from '../src/util/rng.js';
+import { opRows, profileOps, type ProfiledParts } from './op-profile.js';
+import { table } from './table.js';
 
 /**
  * The published default network on sub-sampled training patches [T, H, W] (a 2P×2P patch
  * becomes P×P after spatial-redundancy sampling). Prints median times of forward (training
- * mode), forward+backward, and one Adam update, with peak tensor memory.
+ * mode), forward+backward, and one Adam update, with peak tensor memory. With --profile, also
+ * the time per TF.js kernel in one forward and one backward pass (the slowest --top kernels).
  */
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -20,11 +23,14 @@ export async function main(args: string[]): Promise<void> {
       backends: { type: 'string', default: 'cpu,wasm,webgpu' },
       shapes: { type: 'string', default: '32x64x64,128x64x64' },
       repeat: { type: 'string', default: '3' },
+      profile: { type: 'boolean', default: false },
+      top: { type: 'string', default: '15' },
     },
   });
   const backends = values.backends!.split(',') as BackendName[];
   const shapes = values.shapes!.split(',').map((s) => s.split('x').map(Number) as [number, number, number]);
   const repeat = Number(values.repeat);
+  const top = values.profile ? Number(values.top) : 0;
   process.stdout.write(`machine: ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`);
   process.stdout.write('network: published defaults (f_maps 8,16,32,64; E 128; 8 heads; MLP 512; window 7; 1 block)\n\n');
   const rows: string[][] = [['backend', 'patch (1,1,T,H,W)', 'forward ms', 'fwd+bwd ms', 'adam ms', 'peak tensor MiB', 'peak RSS MiB']];
@@ -36,9 +42,10 @@ export async function main(args: string[]): Promise<void> {
     const engine = await initEngine(backend);
     process.stdout.write(`${describeEngine(engine)}\n`);
     for (const [t, h, w] of shapes) {
-      const r = await measure(t, h, w, repeat);
+      const r = await measure(t, h, w, repeat, top > 0);
       rows.push([backend, `${t}×${h}×${w}`, r.forward.toFixed(0), r.backward.toFixed(0), r.adam.toFixed(1), (r.peakBytes / 2 ** 20).toFixed(0), (r.peakRss / 2 ** 20).toFixed(0)]);
       process.stdout.write(`  ${t}×${h}×${w}: forward ${r.forward.toFixed(0)} ms, fwd+bwd ${r.backward.toFixed(0)} ms, adam ${r.adam.toFixed(1)} ms\n`);
+      if (r.ops) printOps(`${backend} ${t}×${h}×${w}`, r.ops, top);
     }
   }
   process.stdout.write('\n' + table(rows) + '\n');
@@ -50,9 +57,11 @@ interface Figures {
   adam: number;
   peakBytes: number;
   peakRss: number;
+  /** Per-kernel times of one forward (with the gradient tape on) and of its backward pass. */
+  ops?: ProfiledParts;
 }
 
-async function measure(t: number, h: number, w: number, repeat: number): Promise<Figures> {
+async function measure(t: number, h: number, w: number, repeat: number, profile: boolean): Promise<Figures> {
   const model = new SRDTrans({ ...DEFAULT_MODEL_CONFIG, patchT: t }, 1);
   const adam = new Adam(model.variables, { lr: 1e-4, beta1: 0.5, beta2: 0.999 });
   const rng = new Rng(2);
@@ -89,19 +98,38 @@ async function measure(t: number, h: number, w: number, repeat: number): Promise
       }
     }
   });
+  let ops: Figures['ops'];
+  if (profile) {
+    ops = await profileOps(async (mark) => {
+      const { value, grads } = tf.variableGrads(() => {
+        const loss = trainingLoss(model.apply(input, { training: true, seed: 0 }), targets);
+        mark();
+        return loss;
+      }, vars);
+      await value.data();
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+  }
   tf.dispose([input, ...targets]);
   adam.dispose();
   model.dispose();
-  return { forward: median(times.forward), backward: median(times.backward), adam: median(times.adam), peakBytes: info.peakBytes, peakRss };
+  return { forward: median(times.forward), backward: median(times.backward), adam: median(times.adam), peakBytes: info.peakBytes, peakRss, ops };
+}
+
+function printOps(title: string, ops: NonNullable<Figures['ops']>, top: number): void {
+  if (ops.clock === 'none') {
+    process.stdout.write(`  ${title}: no per-kernel times (the WebGPU device has no timestamp-query feature)\n`);
+    return;
+  }
+  const clock = ops.clock === 'gpu' ? 'GPU timestamp queries' : 'wall time of each synchronous kernel';
+  process.stdout.write(`\n${title}: one fwd+bwd step, ${ops.wallMs.toFixed(0)} ms wall; kernel times from ${clock}, summed per kernel\n`);
+  (['forward', 'backward'] as const).forEach((phase, i) => {
+    const header = [`${phase} kernel`, 'calls', 'ms', '%'];
+    process.stdout.write(`${table([header, ...opRows(ops.parts[i], top)])}\n\n`);
+  });
 }
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? NaN;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const line = (r: string[]) => `| ${r.map((v, c) => v.padEnd(widths[c]!)).join(' | ')} |`;
-  return [line(rows[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
 }

@@ -1,16 +1,18 @@
 import { promises as fs } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { BACKEND_CHOICES, describeEngine, initEngine, type BackendChoice } from '../engine/backend.js';
 import { denoiseStack } from '../infer/denoise.js';
+import { autoParallel } from '../infer/auto-parallel.js';
+import { WorkerPool } from '../infer/worker-pool.js';
 import { outputDType } from '../infer/stitch.js';
 import { openStack, TiffStackWriter } from '../io/tiff/index.js';
 import { makeOutputFolder } from './output.js';
-import { resolveModel } from '../io/checkpoint/model-dir.js';
+import { resolveModel, type ResolvedModel } from '../io/checkpoint/model-dir.js';
 import { inferenceGrid } from '../data/patches.js';
 import { expandInputs } from '../io/inputs.js';
 import { choiceOption, numberOption, parseCommand, stringOption, type OptionSpec } from './args.js';
-import { loadModel, type LoadedModel } from './model.js';
+import { DENOISE_BACKENDS, openDenoiseNetwork, type DenoiseBackend, type DenoiseNetwork } from './denoise-network.js';
 import { ProgressBar, progressMode } from './progress.js';
 import { loadStacks } from './stacks.js';
 
@@ -23,7 +25,8 @@ const SPEC: OptionSpec = {
   scale: { type: 'string', help: 'divide pixel values by this first (default: the training scale)' },
   float: { type: 'boolean', help: 'write float32 instead of the input\'s integer type' },
   channel: { type: 'string', help: 'channel to use in a multi-channel file (0-based)' },
-  backend: { type: 'string', help: BACKEND_CHOICES.join('|'), default: 'auto' },
+  backend: { type: 'string', help: `${DENOISE_BACKENDS.join('|')} (auto: webgpu on a GPU, else onnx if installed, else wasm)`, default: 'auto' },
+  workers: { type: 'string', help: 'wasm/cpu: worker threads computing patches at once (auto: one per core once the first patch shows it pays)', default: 'auto' },
   json: { type: 'boolean', help: 'one JSON object per event on stdout instead of a progress bar' },
 };
 
@@ -42,8 +45,13 @@ export async function run(args: string[]): Promise<number> {
 
   // Everything that can be checked without the engine is checked first, so a bad option, model or
   // input is reported as one line before any work starts and before any output exists.
-  const backend = choiceOption<BackendChoice>(values, 'backend', BACKEND_CHOICES, 'auto');
+  const backend = choiceOption<DenoiseBackend>(values, 'backend', DENOISE_BACKENDS, 'auto');
   const channel = values['channel'] === undefined ? undefined : numberOption(values, 'channel', 0, { min: 0, integer: true });
+  const autoWorkers = values['workers'] === undefined || values['workers'] === 'auto';
+  if (!autoWorkers && !/^[1-9]\d*$/.test(String(values['workers']))) {
+    throw new ConfigError(`--workers ${String(values['workers'])}: expected auto or a whole number of threads >= 1`);
+  }
+  const workers = autoWorkers ? availableParallelism() : Number(values['workers']);
   const resolved = await resolveModel(modelPath);
   const { record } = resolved;
   const patchT = numberOption(values, 'patch-t', record.model.patchT, { min: 1, integer: true });
@@ -57,10 +65,11 @@ export async function run(args: string[]): Promise<number> {
     asFloat: values['float'] === true,
   };
   const files = await expandInputs(positionals);
-  for (const file of files) await checkInput(file, channel, { ...options, patchT });
+  let patches = 0;
+  for (const file of files) patches += await checkInput(file, channel, { ...options, patchT });
   const targets = await outputPaths(files, out);
 
-  let loaded: LoadedModel | null = null;
+  let loaded: (DenoiseNetwork & { inFlight?: number }) | null = null;
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(130);
@@ -76,16 +85,27 @@ export async function run(args: string[]): Promise<number> {
       let started = Date.now();
       try {
         if (!loaded) {
-          const engine = await initEngine(backend);
-          emit({ event: 'engine', backend: engine.backend, adapter: engine.adapter ?? null, reason: engine.reason });
-          loaded = await loadModel(modelPath, resolved);
-          log(`srdtrans denoise: ${describeEngine(engine)}`);
+          loaded = await openDenoiseNetwork(backend, modelPath, resolved, options.patchXY);
+          if (workers > 1) {
+            loaded = await onWorkers(loaded, resolved, {
+              workers, patches: autoWorkers ? patches : null,
+              onSwitch: (e) => {
+                emit({ event: 'workers', workers: e.ok ? workers : 1, ...(e.ok ? { firstPatchSeconds: e.firstPatchSeconds } : { error: e.error.message }) });
+                log(e.ok
+                  ? `srdtrans denoise: ${workers} worker threads take over (first patch ${e.firstPatchSeconds.toFixed(1)} s)`
+                  : `srdtrans denoise: worker threads did not start (${e.error.message}); one thread carries on`);
+              },
+            });
+          }
+          emit({ event: 'engine', ...loaded.engine });
+          log(`srdtrans denoise: ${loaded.description}`);
           log(`srdtrans denoise: model ${loaded.weightsFile} (patch ${options.patchXY}×${options.patchXY}×${patchT}, overlap ${options.overlap})`);
           started = Date.now();
         }
         const bar = new ProgressBar(`denoise ${path.basename(file)}`, progressMode(json));
-        await denoiseStack(loaded.model, stack, {
+        await denoiseStack(loaded.network, stack, {
           ...options, name: file, signal: controller.signal,
+          inFlight: loaded.inFlight ?? 1,
           onProgress: (done, total) => {
             bar.update({ done, total });
             if (json) emit({ event: 'patch', file, done, total });
@@ -103,15 +123,38 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   } finally {
     process.off('SIGINT', onSigint);
-    loaded?.model.dispose();
+    await loaded?.network.dispose();
   }
 }
 
-/** Opens a stack's header (type, channels, shape) and checks that the patches fit it; reads no pixels. */
-async function checkInput(file: string, channel: number | undefined, o: { patchXY: number; patchT: number; overlap: number }): Promise<void> {
+/**
+ * The TF.js network on the CPU backends moved onto worker threads, each with its own engine, so
+ * that several cores compute patches (one wasm or cpu engine uses one): at once for an explicit
+ * --workers, or (`patches` given, --workers auto) once the first patch shows that the job is long
+ * enough to repay starting them. WebGPU and ONNX Runtime use the machine's parallelism
+ * themselves and are left as they are.
+ */
+async function onWorkers(
+  loaded: DenoiseNetwork, resolved: ResolvedModel,
+  o: { workers: number; patches: number | null; onSwitch: Parameters<typeof autoParallel>[1]['onSwitch'] },
+): Promise<DenoiseNetwork & { inFlight: number }> {
+  const backend = loaded.engine.backend;
+  if (backend !== 'wasm' && backend !== 'cpu') return { ...loaded, inFlight: 1 };
+  const start = async () => WorkerPool.start(o.workers, { backend, config: resolved.record.model, weights: await resolved.load() });
+  if (o.patches !== null) {
+    const network = autoParallel(loaded.network, { patches: o.patches, startParallel: start, onSwitch: o.onSwitch });
+    return { ...loaded, network, inFlight: o.workers };
+  }
+  const pool = await start();
+  await loaded.network.dispose();
+  return { ...loaded, network: pool, inFlight: o.workers, description: `${loaded.description}, ${o.workers} worker threads` };
+}
+
+/** Opens a stack's header (type, channels, shape) and checks that the patches fit it; reads no pixels. Returns the patch count. */
+async function checkInput(file: string, channel: number | undefined, o: { patchXY: number; patchT: number; overlap: number }): Promise<number> {
   const reader = await openStack(file, channel === undefined ? {} : { channel });
   try {
-    inferenceGrid(reader.shape, { patchXY: o.patchXY, patchT: o.patchT, overlap: o.overlap, name: file });
+    return inferenceGrid(reader.shape, { patchXY: o.patchXY, patchT: o.patchT, overlap: o.overlap, name: file }).length;
   } finally {
     await reader.close();
   }

@@ -66,6 +66,12 @@ export async function webGpuAvailable(): Promise<boolean> {
   return (await probeGpu()) !== undefined;
 }
 
+/** Whether a hardware (not software-emulated) WebGPU adapter exists, without activating it. */
+export async function hardwareWebGpuAvailable(): Promise<boolean> {
+  const gpu = await probeGpu();
+  return gpu !== undefined && !gpu.software;
+}
+
 export function describeEngine(info: EngineInfo): string {
   const adapter = info.adapter ? ` on ${info.adapter}${info.softwareAdapter ? ' (software)' : ''}` : '';
   return `backend ${info.backend}${adapter} (${info.reason})`;
@@ -84,6 +90,8 @@ async function activateWebGpu(probe: GpuProbe): Promise<void> {
     tf.registerBackend('webgpu', async () => {
       const limits = probe.adapter.limits;
       const device = await probe.adapter.requestDevice({
+        // Lets tf.profile time each kernel on the GPU (kernelTimeMs); unused otherwise.
+        requiredFeatures: probe.adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
         requiredLimits: {
           maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
           maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,

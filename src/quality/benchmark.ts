@@ -27,6 +27,8 @@ export interface QualityOptions {
   size: number;
   /** Training steps (patches) per learned model. */
   steps: number;
+  /** Adam learning rate for both learned methods. */
+  lr: number;
   model: ModelConfig;
   patchXY: number;
   seed: number;
@@ -109,7 +111,7 @@ async function trainAndDenoise(noisy: Stack, sampling: Sampling, method: string,
   try {
     const training: TrainingRecord = {
       sampling, patchXY: options.patchXY, patchT: options.model.patchT, overlap: 0.5, trainSize: options.steps, epochs: 1,
-      lr: 1e-3, beta1: 0.5, beta2: 0.999, scale: 1, seed: options.seed, frames: null, inputs: [condition.name],
+      lr: options.lr, beta1: 0.5, beta2: 0.999, scale: 1, seed: options.seed, frames: null, inputs: [condition.name],
     };
     const result = await train([noisy], {
       model: options.model, training, outDir: dir,
