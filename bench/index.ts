@@ -1,9 +1,15 @@
 /**
  * `npm run bench -- <name> [options]`: benchmarks that print figures (never timed tests).
- *   train    forward, forward+backward and Adam step per backend (issue: training speed)
+ *   train    forward, forward+backward and Adam step per backend (issue: training speed); --profile: time per kernel
+ *   compare  ours against the PyTorch reference (tools/torch-reference) at the same shapes
+ *   memory   peak RSS of `srdtrans denoise` on a short and a long stack (issue 7)
+ *   workers  `srdtrans denoise` wall time with 1, 2, … worker threads (issue 7)
  */
 const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void> }>> = {
   train: () => import('./train.js'),
+  compare: () => import('./compare.js'),
+  memory: () => import('./memory.js'),
+  workers: () => import('./workers.js'),
 };
 
 const [name, ...rest] = process.argv.slice(2);
