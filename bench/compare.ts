@@ -7,6 +7,8 @@
  *   --command-repeat N  runs per whole-command row, each timed, median (default 1; no warm-up:
  *                       start-up is part of a command's time)
  *   --backend wasm[,webgpu]   our backend(s) (default wasm)
+ *   --denoise-backend B  `srdtrans denoise --backend` of the denoise row (default auto: what a
+ *                       user gets: ONNX Runtime on a CPU-only machine)
  *   --threads N         torch.set_num_threads (default 2)
  *   --train-steps N     steps of the train row (default 50)
  *   --python PATH       Python with torch and NumPy 1.x (default /usr/bin/python3)
@@ -49,6 +51,8 @@ interface Options {
   threads: number;
   trainSteps: number;
   python: string;
+  /** `srdtrans denoise --backend` of the denoise row. */
+  denoiseBackend: string;
   evalMode: string;
   trainMode: string;
 }
@@ -116,6 +120,7 @@ function parseOptions(args: string[]): Options {
       repeat: { type: 'string', default: '3' },
       'command-repeat': { type: 'string', default: '1' },
       backend: { type: 'string', default: 'wasm' },
+      'denoise-backend': { type: 'string', default: 'auto' },
       threads: { type: 'string', default: '2' },
       'train-steps': { type: 'string', default: '50' },
       python: { type: 'string', default: '/usr/bin/python3' },
@@ -134,7 +139,7 @@ function parseOptions(args: string[]): Options {
     return n;
   };
   return {
-    rows, backends, python: values.python!,
+    rows, backends, python: values.python!, denoiseBackend: values['denoise-backend']!,
     repeat: int('repeat', values.repeat), commandRepeat: int('command-repeat', values['command-repeat']),
     threads: int('threads', values.threads), trainSteps: int('train-steps', values['train-steps']),
     evalMode: values['torch-eval-mode']!, trainMode: values['torch-train-mode']!,
@@ -197,16 +202,17 @@ async function runRow(
   }
   await timedCommand(process.execPath, [BIN, 'export', '--pth', pth, '--model', trainedModel]);
   const denoiseArgs = ['--patch-xy', String(DENOISE.patchXY), '--overlap', String(DENOISE.overlap)];
-  const oursOut = path.join(work, `ours-${backend}.tif`);
+  const denoiseBackend = o.denoiseBackend;
+  const oursOut = path.join(work, `ours-${denoiseBackend}.tif`);
   const torchOut = path.join(work, 'torch.tif');
   const ours = median(await repeatCommand(o.commandRepeat, () =>
-    timedCommand(process.execPath, [BIN, 'denoise', stack, '--model', pth, '--out', oursOut, ...denoiseArgs, '--backend', backend])));
+    timedCommand(process.execPath, [BIN, 'denoise', stack, '--model', pth, '--out', oursOut, ...denoiseArgs, '--backend', denoiseBackend])));
   const torch = await torchTime(row, async () => median(await repeatCommand(o.commandRepeat, () =>
     timedCommand(o.python, [path.join(REFERENCE, 'denoise.py'), '--model', pth, '--input', stack, '--out', torchOut, ...denoiseArgs, ...common(o, o.evalMode)]))));
   const patches = inferenceGrid([DENOISE.frames, DENOISE.size, DENOISE.size], { patchXY: DENOISE.patchXY, patchT: TRAIN.patchT, overlap: DENOISE.overlap }).length;
-  if (torch !== null) notes.push(`denoise [${backend}]: ${await outputDifference(oursOut, torchOut)} (same .pth, same stack)`);
+  if (torch !== null) notes.push(`denoise [${denoiseBackend}]: ${await outputDifference(oursOut, torchOut)} (same .pth, same stack)`);
   return {
-    result: { row: `srdtrans denoise ${DENOISE.frames}×${DENOISE.size}×${DENOISE.size}, ${patches} patches (whole command)`, backend, ours, torch, gflop: (patches * forwardFlops(cfg(TRAIN.patchT), DENOISE.patchXY, DENOISE.patchXY)) / 1e9 },
+    result: { row: `srdtrans denoise ${DENOISE.frames}×${DENOISE.size}×${DENOISE.size}, ${patches} patches (whole command)`, backend: denoiseBackend, ours, torch, gflop: (patches * forwardFlops(cfg(TRAIN.patchT), DENOISE.patchXY, DENOISE.patchXY)) / 1e9 },
     trainedModel,
   };
 }
