@@ -101,7 +101,7 @@ export async function main(args: string[]): Promise<void> {
         }
         if (r.trainedModel) trainedModel = r.trainedModel;
         results.push(r.result);
-        out(`  ${r.result.row} [${backend}]: ours ${fmt(r.result.ours)} ms, PyTorch ${fmt(r.result.torch)} ms (load ${os.loadavg()[0]!.toFixed(2)})`);
+        out(`  ${r.result.row} [${r.result.backend}]: ours ${fmt(r.result.ours)} ms, PyTorch ${fmt(r.result.torch)} ms (load ${os.loadavg()[0]!.toFixed(2)})`);
       }
     }
   } finally {
