@@ -4,12 +4,14 @@
  *   compare  ours against the PyTorch reference (tools/torch-reference) at the same shapes
  *   memory   peak RSS of `srdtrans denoise` on a short and a long stack (issue 7)
  *   workers  `srdtrans denoise` wall time with 1, 2, … worker threads (issue 7)
+ *   budget   denoising quality against training steps, spatial or temporal sampling (issue 6)
  */
 const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void> }>> = {
   train: () => import('./train.js'),
   compare: () => import('./compare.js'),
   memory: () => import('./memory.js'),
   workers: () => import('./workers.js'),
+  budget: () => import('./training-budget.js'),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -1,0 +1,86 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { describeEngine, initEngine, type BackendChoice } from '../src/engine/backend.js';
+import { denoiseToStack } from '../src/infer/denoise.js';
+import { readWeights, type Sampling } from '../src/io/checkpoint/model-dir.js';
+import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../src/model/config.js';
+import { SRDTrans } from '../src/model/srdtrans.js';
+import { evaluate, type Evaluation } from '../src/quality/metrics.js';
+import { simulateCalcium } from '../src/quality/simulate/calcium.js';
+import { train } from '../src/train/loop.js';
+import { machineLine } from './cli-run.js';
+import { table } from './table.js';
+
+/**
+ * Denoising quality against training length (issue 6): trains one network on a simulated calcium
+ * stack with spatial or temporal sampling, checkpoints after every epoch, and
+ * scores every checkpoint against the ground truth. Shows whether a short budget undertrains.
+ */
+export async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      rate: { type: 'string', default: '0.3' },
+      sampling: { type: 'string', default: 'spatial' },
+      epochs: { type: 'string', default: '6' },
+      'steps-per-epoch': { type: 'string', default: '100' },
+      lr: { type: 'string', default: '2e-4' },
+      frames: { type: 'string', default: '96' },
+      size: { type: 'string', default: '64' },
+      photons: { type: 'string', default: '2' },
+      backend: { type: 'string', default: 'wasm' },
+      seed: { type: 'string', default: '1' },
+    },
+  });
+  const sampling = values.sampling as Sampling;
+  if (sampling !== 'spatial' && sampling !== 'temporal') throw new Error(`--sampling: spatial or temporal, got ${values.sampling}`);
+  const [frames, size, seed, perEpoch] = [values.frames, values.size, values.seed, values['steps-per-epoch']].map(Number) as [number, number, number, number];
+  // The CPU network of `srdtrans bench quality` and `srdtrans demo`.
+  const model: ModelConfig = { ...DEFAULT_MODEL_CONFIG, fMaps: [8, 16, 32, 64], embedDim: 64, heads: 4, mlpDim: 128, patchT: 32 };
+  const patchXY = Math.min(64, size - (size % 2));
+  console.log(machineLine());
+  console.log(describeEngine(await initEngine(values.backend as BackendChoice)));
+  const sim = simulateCalcium({ shape: [frames, size, size], seed, frameRate: Number(values.rate), photons: Number(values.photons) });
+  const score = (x: Parameters<typeof evaluate>[0]) => evaluate(x, sim.clean, sim.masks, { baseline: sim.params.offset });
+  const row = (label: string, e: Evaluation, seconds: string) =>
+    [label, e.snr_db.toFixed(2), e.ssim.toFixed(3), e.trace_r === null ? 'n/a' : e.trace_r.toFixed(3), seconds];
+  const rows = [['steps', 'SNR dB', 'SSIM', 'trace r', 'training s'], row('raw', score(sim.noisy), '')];
+
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'srdtrans-budget-'));
+  try {
+    const started = performance.now();
+    const checkpoints: { steps: number; file: string; seconds: number }[] = [];
+    // --steps-per-epoch is the published train_datasets_size: the grid built from it has about
+    // that many patches (fewer for temporal sampling, whose patches span 2 × patch_t frames).
+    let stepsPerEpoch = 0;
+    await train([sim.noisy], {
+      model, outDir: dir,
+      training: {
+        sampling, patchXY, patchT: model.patchT, overlap: 0.5, trainSize: perEpoch, epochs: Number(values.epochs),
+        lr: Number(values.lr), beta1: 0.5, beta2: 0.999, scale: 1, seed, frames: null, inputs: ['simulated calcium'],
+      },
+      onEvent: (e) => {
+        if (e.type === 'start') stepsPerEpoch = e.patches;
+        if (e.type !== 'epoch') return;
+        checkpoints.push({ steps: (checkpoints.length + 1) * stepsPerEpoch, file: e.checkpoint, seconds: (performance.now() - started) / 1000 });
+        console.log(`  epoch ${checkpoints.length}: mean loss ${e.meanLoss.toFixed(4)}`);
+      },
+    });
+    for (const c of checkpoints) {
+      const network = new SRDTrans(model, seed);
+      try {
+        network.loadStateDict((await readWeights(c.file)).tensors);
+        const denoised = await denoiseToStack(network, sim.noisy, { patchXY, overlap: 0.5, scale: 1, asFloat: true });
+        rows.push(row(String(c.steps), score(denoised), c.seconds.toFixed(0)));
+      } finally {
+        network.dispose();
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  console.log(`\ncalcium ${values.rate} Hz, ${frames}×${size}×${size}, ${values.photons} photons/px; ${sampling} sampling, lr ${values.lr}`);
+  console.log(table(rows));
+}
