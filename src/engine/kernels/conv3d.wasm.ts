@@ -13,20 +13,9 @@
  * padding); everything else goes to the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { DataId, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-// The stock configs must be registered before we can wrap them.
-import '@tensorflow/tfjs-backend-wasm';
+import type { KernelConfig, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { heapF32, type KernelArgs, replaceWasmKernel, runWasmKernel, type WasmBackend } from './wasm-backend.js';
 
-/** The part of BackendWasm used here; the package's own typing leans on Emscripten types it does not ship. */
-interface WasmBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
-  disposeData(dataId: DataId): boolean;
-  getMemoryOffset(dataId: DataId): number;
-  /** wasmMemory is exported by the threaded build only. */
-  wasm: { HEAPU8: Uint8Array; wasmMemory?: WebAssembly.Memory };
-}
-
-type KernelArgs = Parameters<KernelFunc>[0];
 type Shape5 = [number, number, number, number, number];
 
 /**
@@ -42,35 +31,14 @@ const CHUNK_FLOATS = 1 << 20;
  */
 const SHORT_RUN = 48;
 
-const MARK = Symbol.for('srdtrans.conv3d.wasm');
-type Marked = KernelConfig & { [MARK]?: true };
-
 /**
  * Replaces the wasm backend's Conv3D and Conv3DBackpropFilterV2 with the im2col versions.
  * Idempotent (also across module copies: the kernel registry is process-wide) and harmless
  * when wasm is not the active backend: the kernels are registered for 'wasm' only.
  */
 export function registerWasmConvKernels(): void {
-  replace('Conv3D', conv3d);
-  replace('Conv3DBackpropFilterV2', conv3dFilterGrad);
-}
-
-/** Wraps the registered stock kernel; the stock config stays reachable from ours, for the fallback. */
-function replace(kernelName: string, kernelFunc: (args: KernelArgs, stock: KernelConfig) => TensorInfo): void {
-  const current = tf.getKernel(kernelName, 'wasm') as Marked | undefined;
-  if (!current || current[MARK]) return;
-  const stock = current;
-  const ours: Marked = {
-    kernelName,
-    backendName: 'wasm',
-    // The stock kernel's setup binds its wasm export; the fallback path needs it.
-    ...(stock.setupFunc ? { setupFunc: stock.setupFunc } : {}),
-    ...(stock.disposeFunc ? { disposeFunc: stock.disposeFunc } : {}),
-    kernelFunc: ((args: KernelArgs) => kernelFunc(args, stock)) as KernelFunc,
-    [MARK]: true,
-  };
-  tf.unregisterKernel(kernelName, 'wasm');
-  tf.registerKernel(ours);
+  replaceWasmKernel('Conv3D', conv3d);
+  replaceWasmKernel('Conv3DBackpropFilterV2', conv3dFilterGrad);
 }
 
 /** The convolution's geometry, for the cases the fast path handles. */
@@ -125,22 +93,8 @@ function geometry(xShape: number[], filterShape: number[], strides: unknown, dil
   return g;
 }
 
-/**
- * A view of the whole wasm heap; take it again after anything that may allocate (the heap can
- * grow). The threaded build's HEAPU8 is refreshed lazily after growth, its Memory is not.
- */
-function heapF32(backend: WasmBackend): Float32Array {
-  return new Float32Array((backend.wasm.wasmMemory ?? backend.wasm.HEAPU8).buffer);
-}
-
 function floatOffset(backend: WasmBackend, info: TensorInfo): number {
   return backend.getMemoryOffset(info.dataId) / 4;
-}
-
-function runWasmKernel(name: string, backend: WasmBackend, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap): TensorInfo {
-  const kernel = tf.getKernel(name, 'wasm');
-  if (!kernel) throw new Error(`conv3d (wasm): no ${name} kernel is registered for wasm`);
-  return kernel.kernelFunc({ inputs, backend: backend as unknown as tf.KernelBackend, attrs }) as TensorInfo;
 }
 
 function matMul(backend: WasmBackend, a: TensorInfo, b: TensorInfo): TensorInfo {
