@@ -10,7 +10,7 @@
  * numbers only indicate relative speed.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../src/engine/backend.js';
+import { fmt, startWebGpuBench } from './webgpu-bench.js';
 import { registerWebGpuConvKernels, unregisterWebGpuConvKernels } from '../src/engine/kernels/conv3d.webgpu.js';
 
 interface Case {
@@ -67,18 +67,8 @@ async function compare(op: () => tf.Tensor): Promise<[number, number]> {
   return best;
 }
 
-function fmt(n: number, w: number, d = 1): string {
-  return n.toFixed(d).padStart(w);
-}
-
 async function main(): Promise<void> {
-  try {
-    const info = await initEngine('webgpu');
-    console.log(`adapter: ${info.adapter ?? 'unknown'}${info.softwareAdapter ? ' (software)' : ''}`);
-  } catch (e) {
-    console.log(`WebGPU unavailable: ${(e as Error).message}`);
-    return;
-  }
+  if (!(await startWebGpuBench())) return;
   const cases = process.argv.includes('--quick') ? QUICK : FULL;
   console.log(
     `${'shape [B,T,H,W,Cin→Cout] k'.padEnd(36)} ${'op'.padEnd(4)} ${'stock ms'.padStart(9)} ${'GFLOP/s'.padStart(8)} ${'ours ms'.padStart(9)} ${'GFLOP/s'.padStart(8)} ${'speedup'.padStart(8)}`,

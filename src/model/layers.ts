@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, packKeep } from '../engine/kernels/attention.webgpu.js';
+import type { AttentionAttrs } from '../engine/kernels/attention.webgpu.js';
 import type { Rng } from '../util/rng.js';
 import { fanInBound, ONES, ZEROS } from './init.js';
 import type { ParamSpec } from './params.js';
@@ -367,29 +369,39 @@ export interface AttentionOptions {
   keep: Uint8Array | undefined;
 }
 
-/** a·bᵀ for batched matrices, with b transposed by a copy: wasm's batched matMul with the
- * transposeB flag took ~25 ms against ~21 for copy + plain product ([400, 49, 16] operands),
- * with bit-identical results on cpu and wasm. */
+/** a·bᵀ for batched matrices, with b transposed by a copy: the stock wasm kernel was slower with
+ * the transposeB flag, and our SIMD kernel (engine/kernels/batch-matmul.wasm.ts) makes the same
+ * copy itself, so the explicit one costs nothing and keeps cpu and wasm bit-identical. */
 function matMulBT(a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => tf.matMul(a, tf.transpose(b, [0, 1, 3, 2]) as tf.Tensor4D));
 }
 
 /**
  * Multi-head attention core on packed qkv [M, N, 3E] → [M, N, E]: softmax(q·kᵀ·scale + bias +
- * mask), dropout, ·v, heads merged. One tape entry that keeps qkv, the probabilities and the
+ * mask), dropout, ·v, heads merged. On webgpu the fused kernels (fusedAttention), elsewhere
+ * stock ops (compositeAttention: bit for bit what the cpu and wasm backends always ran).
+ */
+export function attention(qkv: tf.Tensor3D, o: AttentionOptions): tf.Tensor3D {
+  const [m, n] = qkv.shape;
+  const size = m * o.heads * n * n;
+  if (o.keep && o.keep.length !== size) throw new Error(`attention: ${o.keep.length} mask values for ${size}`);
+  return tf.getBackend() === 'webgpu' ? fusedAttention(qkv, o) : compositeAttention(qkv, o);
+}
+
+/**
+ * attention() with stock ops. One tape entry that keeps qkv, the probabilities and the
  * dropout mask (bool); the plain ops kept about ten [M, heads, N, N] tensors for the backward
  * pass (scores, biased and masked scores, probabilities, dropped probabilities, their reshape
  * and mask clones), the largest transient of a Swin block. Both passes free their
  * [M, heads, N, N] temporaries as soon as they are used (at most about four alive).
  */
-export function attention(qkv: tf.Tensor3D, o: AttentionOptions): tf.Tensor3D {
+export function compositeAttention(qkv: tf.Tensor3D, o: AttentionOptions): tf.Tensor3D {
   const [m, n, e3] = qkv.shape;
   const e = e3 / 3;
   const heads = o.heads;
   const d = e / heads;
   const rate = o.rate;
   const keep = o.keep;
-  if (keep && keep.length !== m * heads * n * n) throw new Error(`attention: ${keep.length} mask values for ${m * heads * n * n}`);
   const hasBias = o.bias !== undefined;
   const f = tf.customGrad((...args: GradArgs) => {
     const qkvs = args[0] as tf.Tensor3D;
@@ -439,6 +451,38 @@ export function attention(qkv: tf.Tensor3D, o: AttentionOptions): tf.Tensor3D {
     };
   });
   return (hasBias ? f(qkv, o.bias!) : f(qkv)) as tf.Tensor3D;
+}
+
+/**
+ * attention() as the fused webgpu kernels (src/engine/kernels/attention.webgpu.ts; webgpu backend
+ * only): no [M, heads, N, N] tensor in either pass. The tape keeps qkv, out, the per-row
+ * log-sum-exp [M, heads, N], the bias and the bit-packed keep flags; the constant mask is
+ * uploaded again for the backward pass.
+ */
+export function fusedAttention(qkv: tf.Tensor3D, o: AttentionOptions): tf.Tensor3D {
+  const n = qkv.shape[1];
+  const attrs: AttentionAttrs = { heads: o.heads, scale: o.scale, scaleQuery: o.scaleQuery, keepScale: 1 / (1 - o.rate) };
+  const maskInput = (): tf.NamedTensorMap => (o.mask ? { mask: tf.tensor2d(o.mask.values, [o.mask.windows, n * n]) } : {});
+  const f = tf.customGrad((...args: GradArgs) => {
+    const qkvs = args[0] as tf.Tensor3D;
+    const bias: tf.NamedTensorMap = o.bias ? { bias: args[1] as tf.Tensor } : {};
+    const keep: tf.NamedTensorMap = o.keep ? { keep: tf.tensor1d(packKeep(o.keep), 'int32') } : {};
+    const inputs = { qkv: qkvs, ...bias, ...maskInput(), ...keep };
+    const [out, lse] = tf.engine().runKernel(ATTENTION_KERNEL, inputs, { ...attrs }) as [tf.Tensor3D, tf.Tensor];
+    // The forward function runs in a tidy: the mask and the unsaved tensors are freed after it.
+    (args[args.length - 1] as tf.GradSaveFunc)([qkvs, out, lse, ...Object.values(bias), ...Object.values(keep)]);
+    return {
+      value: out,
+      gradFunc: released((dy: tf.Tensor3D, saved: tf.Tensor[]) => {
+        const [sqkv, sout, slse, ...rest] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, ...tf.Tensor[]];
+        const grad: tf.NamedTensorMap = { qkv: sqkv, out: sout, lse: slse, dy, ...maskInput() };
+        if (o.bias) grad['bias'] = rest.shift()!;
+        if (o.keep) grad['keep'] = rest.shift()!;
+        return tf.engine().runKernel(ATTENTION_GRAD_KERNEL, grad, { ...attrs }) as tf.Tensor[];
+      }),
+    };
+  });
+  return (o.bias ? f(qkv, o.bias) : f(qkv)) as tf.Tensor3D;
 }
 
 /** Entries [start, start + size) of x along axis 0 (on a rank-2 view). */
