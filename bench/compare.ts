@@ -9,7 +9,7 @@
  *   --backend wasm[,webgpu]   our backend(s) (default wasm)
  *   --denoise-backend B  `srdtrans denoise --backend` of the denoise row (default auto: what a
  *                       user gets: ONNX Runtime on a CPU-only machine)
- *   --threads N         torch.set_num_threads (default 2)
+ *   --threads N         torch.set_num_threads, and our wasm kernel threads (default 2)
  *   --train-steps N     steps of the train row (default 50)
  *   --python PATH       Python with torch and NumPy 1.x (default /usr/bin/python3)
  *   --torch-eval-mode / --torch-train-mode   conv mode of the reference (tools/torch-reference/runtime.py)
@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { describeEngine, initEngine, type BackendName } from '../src/engine/backend.js';
+import { startKernelThreads } from '../src/engine/kernel-threads.js';
 import { readStack } from '../src/io/tiff/index.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../src/model/config.js';
 import { SRDTrans } from '../src/model/srdtrans.js';
@@ -73,7 +74,7 @@ export async function main(args: string[]): Promise<void> {
   out(torch.ok
     ? `PyTorch: ${torch.detail}; ${opts.threads} threads (torch.set_num_threads); conv mode eval '${opts.evalMode}', training '${opts.trainMode}'`
     : `PyTorch: not available (${torch.detail}); printing ours alone`);
-  out('ours: TF.js wasm runs single-threaded under Node (no wasm threads there); webgpu when selected');
+  out(`ours: wasm with ${opts.threads} kernel thread${opts.threads > 1 ? 's' : ''} (src/engine/kernel-threads.ts; srdtrans train --threads ${opts.threads}), as many as PyTorch's; webgpu when selected`);
   out('FLOPs: analytic per layer (bench/flops.ts), multiply-add = 2; convolutions, linears, attention products; element-wise work left out; a training step = 3 × forward\n');
 
   const work = mkdtempSync(path.join(os.tmpdir(), 'srdtrans-compare-'));
@@ -89,19 +90,24 @@ export async function main(args: string[]): Promise<void> {
     let trainedModel: string | undefined;
     for (const backend of opts.backends) {
       out(`${describeEngine(await initEngine(backend))}`);
-      for (const row of opts.rows) {
-        let r: Awaited<ReturnType<typeof runRow>>;
-        try {
-          r = await runRow(row, backend, opts, work, torchTime, notes, trainedModel);
-        } catch (err) {
-          // One failing row (say, out of memory) should not cost the others' figures.
-          notes.push(`${row} [${backend}]: failed: ${(err as Error).message.split('\n').slice(0, 3).join(' / ')}`);
-          out(`  ${row} [${backend}]: failed (see notes)`);
-          continue;
+      const kernelThreads = await startKernelThreads(backend === 'wasm' ? opts.threads : 1);
+      try {
+        for (const row of opts.rows) {
+          let r: Awaited<ReturnType<typeof runRow>>;
+          try {
+            r = await runRow(row, backend, opts, work, torchTime, notes, trainedModel);
+          } catch (err) {
+            // One failing row (say, out of memory) should not cost the others' figures.
+            notes.push(`${row} [${backend}]: failed: ${(err as Error).message.split('\n').slice(0, 3).join(' / ')}`);
+            out(`  ${row} [${backend}]: failed (see notes)`);
+            continue;
+          }
+          if (r.trainedModel) trainedModel = r.trainedModel;
+          results.push(r.result);
+          out(`  ${r.result.row} [${r.result.backend}]: ours ${fmt(r.result.ours)} ms, PyTorch ${fmt(r.result.torch)} ms (load ${os.loadavg()[0]!.toFixed(2)})`);
         }
-        if (r.trainedModel) trainedModel = r.trainedModel;
-        results.push(r.result);
-        out(`  ${r.result.row} [${r.result.backend}]: ours ${fmt(r.result.ours)} ms, PyTorch ${fmt(r.result.torch)} ms (load ${os.loadavg()[0]!.toFixed(2)})`);
+      } finally {
+        await kernelThreads.stop();
       }
     }
   } finally {
@@ -180,7 +186,7 @@ async function runRow(
     const trainArgs = ['--patch-xy', String(TRAIN.patchXY), '--patch-t', String(TRAIN.patchT), '--train-size', String(o.trainSteps), '--epochs', '1'];
     const ours = median(await repeatCommand(o.commandRepeat, async (i) => {
       const target = `${dir}-${i}`;
-      const ms = await timedCommand(process.execPath, [BIN, 'train', stack, '--out', target, ...trainArgs, '--backend', backend]);
+      const ms = await timedCommand(process.execPath, [BIN, 'train', stack, '--out', target, ...trainArgs, '--backend', backend, '--threads', String(o.threads)]);
       return ms;
     }));
     const torch = await torchTime(row, async () => median(await repeatCommand(o.commandRepeat, async (i) =>

@@ -5,6 +5,7 @@
  *   memory   peak RSS of `srdtrans denoise` on a short and a long stack (issue 7)
  *   workers  `srdtrans denoise` wall time with 1, 2, … worker threads (issue 7)
  *   budget   denoising quality against training steps, spatial or temporal sampling (issue 6)
+ *   kernel-threads  the kernels that kernel threads split, unsplit against split, per call
  */
 const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void> }>> = {
   train: () => import('./train.js'),
@@ -12,6 +13,7 @@ const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void
   memory: () => import('./memory.js'),
   workers: () => import('./workers.js'),
   budget: () => import('./training-budget.js'),
+  'kernel-threads': () => import('./kernel-threads.js'),
 };
 
 const [name, ...rest] = process.argv.slice(2);

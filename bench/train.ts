@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { describeEngine, initEngine, webGpuAvailable, type BackendName } from '../src/engine/backend.js';
+import { autoKernelThreads, startKernelThreads } from '../src/engine/kernel-threads.js';
 import { DEFAULT_MODEL_CONFIG } from '../src/model/config.js';
 import { SRDTrans } from '../src/model/srdtrans.js';
 import { Adam } from '../src/train/adam.js';
@@ -15,6 +16,8 @@ import { table } from './table.js';
  * becomes P×P after spatial-redundancy sampling). Prints median times of forward (training
  * mode), forward+backward, and one Adam update, with peak tensor memory. With --profile, also
  * the time per TF.js kernel in one forward and one backward pass (the slowest --top kernels).
+ * On wasm, --threads 1,2 (default auto: what `srdtrans train` uses) runs each shape with each
+ * number of kernel threads (src/engine/kernel-threads.ts).
  */
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -25,15 +28,17 @@ export async function main(args: string[]): Promise<void> {
       repeat: { type: 'string', default: '3' },
       profile: { type: 'boolean', default: false },
       top: { type: 'string', default: '15' },
+      threads: { type: 'string', default: 'auto' },
     },
   });
   const backends = values.backends!.split(',') as BackendName[];
   const shapes = values.shapes!.split(',').map((s) => s.split('x').map(Number) as [number, number, number]);
   const repeat = Number(values.repeat);
   const top = values.profile ? Number(values.top) : 0;
-  process.stdout.write(`machine: ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`);
+  const threadCounts = values.threads!.split(',').map((v) => (v === 'auto' ? autoKernelThreads() : Number(v)));
+  process.stdout.write(`machine: ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')} at start\n`);
   process.stdout.write('network: published defaults (f_maps 8,16,32,64; E 128; 8 heads; MLP 512; window 7; 1 block)\n\n');
-  const rows: string[][] = [['backend', 'patch (1,1,T,H,W)', 'forward ms', 'fwd+bwd ms', 'adam ms', 'peak tensor MiB', 'peak RSS MiB']];
+  const rows: string[][] = [['backend', 'threads', 'patch (1,1,T,H,W)', 'forward ms', 'fwd+bwd ms', 'adam ms', 'peak tensor MiB', 'peak RSS MiB']];
   for (const backend of backends) {
     if (backend === 'webgpu' && !(await webGpuAvailable())) {
       process.stdout.write('webgpu: no adapter, skipped\n');
@@ -41,11 +46,20 @@ export async function main(args: string[]): Promise<void> {
     }
     const engine = await initEngine(backend);
     process.stdout.write(`${describeEngine(engine)}\n`);
-    for (const [t, h, w] of shapes) {
-      const r = await measure(t, h, w, repeat, top > 0);
-      rows.push([backend, `${t}×${h}×${w}`, r.forward.toFixed(0), r.backward.toFixed(0), r.adam.toFixed(1), (r.peakBytes / 2 ** 20).toFixed(0), (r.peakRss / 2 ** 20).toFixed(0)]);
-      process.stdout.write(`  ${t}×${h}×${w}: forward ${r.forward.toFixed(0)} ms, fwd+bwd ${r.backward.toFixed(0)} ms, adam ${r.adam.toFixed(1)} ms\n`);
-      if (r.ops) printOps(`${backend} ${t}×${h}×${w}`, r.ops, top);
+    // Kernel threads split wasm kernels only; other backends run once, on their own threads.
+    for (const threads of backend === 'wasm' ? threadCounts : [1]) {
+      const kernelThreads = await startKernelThreads(threads);
+      try {
+        for (const [t, h, w] of shapes) {
+          const r = await measure(t, h, w, repeat, top > 0);
+          const label = `${backend}${backend === 'wasm' ? `, ${threads} kernel thread${threads > 1 ? 's' : ''}` : ''}`;
+          rows.push([backend, backend === 'wasm' ? String(threads) : '–', `${t}×${h}×${w}`, r.forward.toFixed(0), r.backward.toFixed(0), r.adam.toFixed(1), (r.peakBytes / 2 ** 20).toFixed(0), (r.peakRss / 2 ** 20).toFixed(0)]);
+          process.stdout.write(`  ${label} ${t}×${h}×${w}: forward ${r.forward.toFixed(0)} ms, fwd+bwd ${r.backward.toFixed(0)} ms, adam ${r.adam.toFixed(1)} ms (load ${os.loadavg()[0]!.toFixed(2)})\n`);
+          if (r.ops) printOps(`${label} ${t}×${h}×${w}`, r.ops, top);
+        }
+      } finally {
+        await kernelThreads.stop();
+      }
     }
   }
   process.stdout.write('\n' + table(rows) + '\n');

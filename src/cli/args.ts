@@ -75,3 +75,11 @@ export function choiceOption<T extends string>(values: ParsedArgs['values'], nam
   }
   return raw as T;
 }
+
+/** A thread count option: `auto` (or absent) gives 'auto', else a whole number >= 1. */
+export function threadCountOption(values: ParsedArgs['values'], name: string): number | 'auto' {
+  const raw = values[name];
+  if (raw === undefined || raw === 'auto') return 'auto';
+  if (!/^[1-9]\d*$/.test(String(raw))) throw new ConfigError(`--${name} ${String(raw)}: expected auto or a whole number of threads >= 1`);
+  return Number(raw);
+}

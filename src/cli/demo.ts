@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { BACKEND_CHOICES, describeEngine, initEngine, type BackendChoice } from '../engine/backend.js';
+import { autoKernelThreads, startKernelThreads } from '../engine/kernel-threads.js';
 import { simulateCalcium } from '../quality/simulate/calcium.js';
 import { evaluate } from '../quality/metrics.js';
 import { train } from '../train/loop.js';
@@ -65,24 +66,31 @@ export async function run(args: string[]): Promise<number> {
   };
   const modelDir = path.join(out, 'model');
   const trainBar = new ProgressBar('train', progressMode(false));
-  const result = await train([sim.noisy], {
-    model: DEMO_MODEL, training, outDir: modelDir, names: training.inputs,
-    onEvent: (e) => {
-      if (e.type === 'start') log(`srdtrans demo: training ${e.parameters.toLocaleString('en')} parameters on ${e.patches} patches`);
-      if (e.type === 'step') trainBar.update({ done: e.stepsDone, total: e.stepsTotal, fields: { loss: e.loss } });
-    },
-  });
-
-  const model = new SRDTrans(DEMO_MODEL, seed);
+  const threads = engine.backend === 'wasm' ? autoKernelThreads() : 1;
+  if (threads > 1) log(`srdtrans demo: ${threads} kernel threads`);
+  const kernelThreads = await startKernelThreads(threads);
   let denoised: Stack;
   try {
-    model.loadStateDict((await readWeights(result.lastCheckpoint!)).tensors);
-    const bar = new ProgressBar('denoise', progressMode(false));
-    denoised = await denoiseToStack(model, sim.noisy, {
-      patchXY, overlap: 0.5, scale: 1, asFloat: true, onProgress: (done, total) => bar.update({ done, total }),
+    const result = await train([sim.noisy], {
+      model: DEMO_MODEL, training, outDir: modelDir, names: training.inputs,
+      onEvent: (e) => {
+        if (e.type === 'start') log(`srdtrans demo: training ${e.parameters.toLocaleString('en')} parameters on ${e.patches} patches`);
+        if (e.type === 'step') trainBar.update({ done: e.stepsDone, total: e.stepsTotal, fields: { loss: e.loss } });
+      },
     });
+
+    const model = new SRDTrans(DEMO_MODEL, seed);
+    try {
+      model.loadStateDict((await readWeights(result.lastCheckpoint!)).tensors);
+      const bar = new ProgressBar('denoise', progressMode(false));
+      denoised = await denoiseToStack(model, sim.noisy, {
+        patchXY, overlap: 0.5, scale: 1, asFloat: true, onProgress: (done, total) => bar.update({ done, total }),
+      });
+    } finally {
+      model.dispose();
+    }
   } finally {
-    model.dispose();
+    await kernelThreads.stop();
   }
   await writeStack(path.join(out, 'denoised.tif'), denoised);
 

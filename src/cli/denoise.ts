@@ -11,7 +11,7 @@ import { makeOutputFolder } from './output.js';
 import { resolveModel, type ResolvedModel } from '../io/checkpoint/model-dir.js';
 import { inferenceGrid } from '../data/patches.js';
 import { expandInputs } from '../io/inputs.js';
-import { choiceOption, numberOption, parseCommand, stringOption, type OptionSpec } from './args.js';
+import { choiceOption, numberOption, parseCommand, stringOption, threadCountOption, type OptionSpec } from './args.js';
 import { DENOISE_BACKENDS, openDenoiseNetwork, type DenoiseBackend, type DenoiseNetwork } from './denoise-network.js';
 import { ProgressBar, progressMode } from './progress.js';
 import { loadStacks } from './stacks.js';
@@ -47,11 +47,9 @@ export async function run(args: string[]): Promise<number> {
   // input is reported as one line before any work starts and before any output exists.
   const backend = choiceOption<DenoiseBackend>(values, 'backend', DENOISE_BACKENDS, 'auto');
   const channel = values['channel'] === undefined ? undefined : numberOption(values, 'channel', 0, { min: 0, integer: true });
-  const autoWorkers = values['workers'] === undefined || values['workers'] === 'auto';
-  if (!autoWorkers && !/^[1-9]\d*$/.test(String(values['workers']))) {
-    throw new ConfigError(`--workers ${String(values['workers'])}: expected auto or a whole number of threads >= 1`);
-  }
-  const workers = autoWorkers ? availableParallelism() : Number(values['workers']);
+  const workersOption = threadCountOption(values, 'workers');
+  const autoWorkers = workersOption === 'auto';
+  const workers = autoWorkers ? availableParallelism() : workersOption;
   const resolved = await resolveModel(modelPath);
   const { record } = resolved;
   const patchT = numberOption(values, 'patch-t', record.model.patchT, { min: 1, integer: true });

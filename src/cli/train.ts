@@ -5,7 +5,8 @@ import { readModelRecord, type TrainingRecord, type Sampling } from '../io/check
 import { train } from '../train/loop.js';
 import { temporalExtent, trainGrid } from '../data/patches.js';
 import { BACKEND_CHOICES, describeEngine, initEngine, type BackendChoice } from '../engine/backend.js';
-import { choiceOption, listOption, numberOption, parseCommand, stringOption, type OptionSpec } from './args.js';
+import { autoKernelThreads, startKernelThreads } from '../engine/kernel-threads.js';
+import { choiceOption, listOption, numberOption, parseCommand, stringOption, threadCountOption, type OptionSpec } from './args.js';
 import { ProgressBar, progressMode } from './progress.js';
 import { loadStacks } from './stacks.js';
 
@@ -28,6 +29,7 @@ const SPEC: OptionSpec = {
   channel: { type: 'string', help: 'channel to use in a multi-channel file (0-based)' },
   sampling: { type: 'string', help: 'training pairs: spatial (SRDTrans) or temporal (DeepCAD-style)', default: 'spatial' },
   backend: { type: 'string', help: BACKEND_CHOICES.join('|'), default: 'auto' },
+  threads: { type: 'string', help: 'wasm: threads sharing each large kernel call (auto: one per core, at most 2)', default: 'auto' },
   seed: { type: 'string', help: 'random seed (initialisation, order, sampling, dropout)', default: 0 },
   resume: { type: 'boolean', help: 'continue an interrupted run in --out (its config is reused)' },
   json: { type: 'boolean', help: 'one JSON object per event on stdout instead of a progress bar' },
@@ -93,6 +95,7 @@ export async function run(args: string[]): Promise<number> {
   const log = (line: string) => (json ? undefined : process.stderr.write(line + '\n'));
   const channel = values['channel'] === undefined ? undefined : numberOption(values, 'channel', 0, { min: 0, integer: true });
   const backend = choiceOption<BackendChoice>(values, 'backend', BACKEND_CHOICES, 'auto');
+  const threadsOption = threadCountOption(values, 'threads');
   const stacks = await loadStacks(positionals, { channel, frames: training.frames });
   const names = stacks.map((s) => s.path);
   // Check that the stacks fit the patches before starting an engine (train() builds the same grid).
@@ -101,7 +104,9 @@ export async function run(args: string[]): Promise<number> {
     overlap: training.overlap, trainSize: training.trainSize, names,
   });
   const engine = await initEngine(backend);
-  if (json) emit({ event: 'engine', backend: engine.backend, adapter: engine.adapter ?? null, reason: engine.reason });
+  const threads = engine.backend === 'wasm' ? (threadsOption === 'auto' ? autoKernelThreads() : threadsOption) : 1;
+  if (engine.backend !== 'wasm' && values['threads'] !== undefined) log(`srdtrans train: --threads applies to the wasm backend only; ignored on ${engine.backend}`);
+  if (json) emit({ event: 'engine', backend: engine.backend, adapter: engine.adapter ?? null, reason: engine.reason, threads });
 
   const controller = new AbortController();
   const onSigint = () => {
@@ -113,6 +118,7 @@ export async function run(args: string[]): Promise<number> {
   const bar = new ProgressBar('train', progressMode(json));
   const resumeCommand = `srdtrans train ${positionals.map(shellQuote).join(' ')} --out ${shellQuote(outDir)}` +
     `${channel === undefined ? '' : ` --channel ${channel}`} --resume`;
+  const kernelThreads = await startKernelThreads(threads);
   try {
     const result = await train(stacks.map((s) => s.stack), {
       model: modelConfig, training, outDir, names, resume, signal: controller.signal,
@@ -122,7 +128,7 @@ export async function run(args: string[]): Promise<number> {
           case 'start':
             // Logged here, once the model directory and any resume checkpoint have been read, so a
             // bad --out or checkpoint is reported as one line.
-            log(`srdtrans train: ${describeEngine(engine)}`);
+            log(`srdtrans train: ${describeEngine(engine)}${threads > 1 ? `, ${threads} kernel threads` : ''}`);
             log(`srdtrans train: ${e.patches} patches per epoch, ${e.epochs} epochs, ${e.parameters.toLocaleString('en')} parameters, ${training.sampling} sampling` +
               (e.startEpoch >= e.epochs ? `; all ${e.epochs} epochs are already done (pass a larger --epochs with --resume to train on)`
                 : e.startEpoch > 0 || e.startIteration > 0 ? `, resuming at epoch ${e.startEpoch + 1} patch ${e.startIteration + 1}` : ''));
@@ -143,6 +149,7 @@ export async function run(args: string[]): Promise<number> {
     return result.interrupted ? 130 : 0;
   } finally {
     process.off('SIGINT', onSigint);
+    await kernelThreads.stop();
   }
 }
 

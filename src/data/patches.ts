@@ -71,19 +71,19 @@ function checkFits(shape: Shape3, name: string, patchXY: number, extentT: number
   const [T, H, W] = shape;
   if (W < patchXY) {
     throw new StackError(
-      `${name} is ${W} pixels wide (x) but a patch is ${patchXY}: lower the patch size in x/y (patchXY) to at most ${Math.min(W, H)}`,
+      `${name} is ${W} pixels wide (x) but a patch is ${patchXY}: lower the patch size in x/y (--patch-xy) to at most ${Math.min(W, H)}`,
     );
   }
   if (H < patchXY) {
     throw new StackError(
-      `${name} is ${H} pixels high (y) but a patch is ${patchXY}: lower the patch size in x/y (patchXY) to at most ${Math.min(W, H)}`,
+      `${name} is ${H} pixels high (y) but a patch is ${patchXY}: lower the patch size in x/y (--patch-xy) to at most ${Math.min(W, H)}`,
     );
   }
   if (T < extentT) {
     const hint =
       extentT === patchT
-        ? `lower the temporal patch size (patchT) to at most ${T}`
-        : `a patch spans ${extentT} frames (2 × patchT for temporal sampling): lower patchT to at most ${Math.floor(T / 2)}`;
+        ? `lower the temporal patch size (--patch-t) to at most ${T}`
+        : `a patch spans ${extentT} frames (2 × --patch-t for temporal sampling): lower --patch-t to at most ${Math.floor(T / 2)}`;
     throw new StackError(`${name} has ${T} frames (t) but a patch needs ${extentT}: ${hint}`);
   }
 }
@@ -212,13 +212,13 @@ function checkInferenceFits(shape: Shape3, opts: InferenceGridOptions): void {
     const [axis, len] = W < opts.patchXY ? ['wide (x)', W] : ['high (y)', H];
     throw new StackError(
       `${name} is ${len} pixels ${axis} but an inference patch is ${opts.patchXY}: ` +
-        `use a model trained with a patch size in x/y (patchXY) of at most ${Math.min(W, H)}`,
+        `lower the patch size in x/y (--patch-xy) to at most ${Math.min(W, H)}`,
     );
   }
   if (T < opts.patchT) {
     throw new StackError(
       `${name} has ${T} frames (t) but an inference patch needs ${opts.patchT}: ` +
-        `use a temporal patch size (patchT) of at most ${T}`,
+        `use a model trained with a temporal patch size (--patch-t) of at most ${T}`,
     );
   }
 }

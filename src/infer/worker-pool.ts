@@ -1,9 +1,10 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Size3 } from '../data/normalize.js';
 import type { BackendName } from '../engine/backend.js';
 import { CheckpointError, ConfigError, StackError, UserError } from '../errors.js';
 import type { ModelConfig } from '../model/config.js';
 import type { StateDict } from '../model/params.js';
+import { firstMessage, startTsWorker } from '../util/ts-worker.js';
 import type { PatchNetwork } from './network.js';
 
 /** What each worker is started with (cloned into it once). */
@@ -127,31 +128,13 @@ export class WorkerPool implements PatchNetwork {
   }
 }
 
-/**
- * The worker entry is TypeScript, which Node runs only through tsx (bin/srdtrans.js registers it
- * for the main thread; Node 20 does not pass loader hooks on to workers), so a one-line module
- * registers tsx inside the worker and then imports the entry.
- */
 function startWorker(setup: WorkerSetup): Worker {
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./patch-worker.ts', import.meta.url).href;
-  const boot = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(entry)});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { workerData: setup });
+  return startTsWorker(new URL('./patch-worker.ts', import.meta.url), { workerData: setup });
 }
 
-function ready(worker: Worker): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(new Error(`an inference worker failed to start: ${err.message}`));
-    const onExit = (code: number) => reject(new Error(`an inference worker stopped while starting (exit code ${code})`));
-    worker.once('error', onError);
-    worker.once('exit', onExit);
-    worker.once('message', (reply: StartReply) => {
-      worker.off('error', onError);
-      worker.off('exit', onExit);
-      if (reply.ready) resolve();
-      else reject(rebuild(reply.error));
-    });
-  });
+async function ready(worker: Worker): Promise<void> {
+  const reply = await firstMessage<StartReply>(worker, 'an inference worker');
+  if (!reply.ready) throw rebuild(reply.error);
 }
 
 const USER_ERRORS: Record<string, new (message: string) => UserError> = { ConfigError, CheckpointError, StackError, UserError };

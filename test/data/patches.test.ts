@@ -66,12 +66,12 @@ test('training grid: readable errors for stacks smaller than a patch and bad opt
   const opts = { patchXY: 64, patchT: 32, overlap: 0.5, trainSize: 10, names: ['cells.tif'] };
   assert.throws(() => trainGrid([[100, 64, 50]], opts), (e: unknown) => {
     assert.ok(e instanceof StackError);
-    assert.match(e.message, /cells\.tif is 50 pixels wide \(x\).*patchXY.*at most 50/);
+    assert.match(e.message, /cells\.tif is 50 pixels wide \(x\).*--patch-xy.*at most 50/);
     return true;
   });
-  assert.throws(() => trainGrid([[100, 40, 64]], opts), /40 pixels high \(y\).*patchXY/);
-  assert.throws(() => trainGrid([[20, 64, 64]], opts), /20 frames \(t\).*patchT.*at most 20/);
-  assert.throws(() => trainGrid([[40, 64, 64]], { ...opts, extentT: 64 }), /40 frames.*2 × patchT.*at most 20/);
+  assert.throws(() => trainGrid([[100, 40, 64]], opts), /40 pixels high \(y\).*--patch-xy/);
+  assert.throws(() => trainGrid([[20, 64, 64]], opts), /20 frames \(t\).*--patch-t.*at most 20/);
+  assert.throws(() => trainGrid([[40, 64, 64]], { ...opts, extentT: 64 }), /40 frames.*2 × --patch-t.*lower --patch-t to at most 20/);
   assert.throws(() => trainGrid([[100, 64, 64]], { ...opts, overlap: 1 }), ConfigError);
   assert.throws(() => trainGrid([[100, 64, 64]], { ...opts, trainSize: 0 }), ConfigError);
   assert.throws(() => patchGap(2, 0.9), /no gap/);
@@ -186,11 +186,11 @@ test('stitching covers every voxel, each final value from the right voxel of a d
 test('stacks smaller than a patch and bad overlaps give clear errors', () => {
   assert.throws(() => inferenceGrid([10, 20, 7], { patchXY: 8, patchT: 8, overlap: 0.5, name: 'x.tif' }), (e: unknown) => {
     assert.ok(e instanceof StackError);
-    assert.match(e.message, /x\.tif is 7 pixels wide \(x\).*patchXY.*at most 7/);
+    assert.match(e.message, /x\.tif is 7 pixels wide \(x\).*--patch-xy.*at most 7/);
     return true;
   });
   assert.throws(() => inferenceGrid([10, 7, 20], { patchXY: 8, patchT: 8, overlap: 0.5 }), /7 pixels high \(y\)/);
-  assert.throws(() => inferenceGrid([5, 20, 20], { patchXY: 8, patchT: 8, overlap: 0.5 }), /5 frames \(t\).*patchT.*at most 5/);
+  assert.throws(() => inferenceGrid([5, 20, 20], { patchXY: 8, patchT: 8, overlap: 0.5 }), /5 frames \(t\).*--patch-t.*at most 5/);
   assert.throws(() => inferenceGrid([20, 20, 20], { patchXY: 8, patchT: 8, overlap: -0.1 }), ConfigError);
   assert.throws(() => inferenceGrid([20, 20, 20], { patchXY: 8, patchT: 8, overlap: 1 }), ConfigError);
 });

@@ -108,7 +108,9 @@ export async function latestEpochFile(dir: string): Promise<string> {
   } catch {
     throw new CheckpointError(`${dir}: model directory not found`);
   }
-  const epochs = names.filter((n) => /^epoch-\d+\.safetensors$/.test(n)).sort();
+  // Numeric order: names are zero-padded to three digits only, so epoch-1000 sorts before epoch-999 by name.
+  const epochNumber = (n: string): number => Number(/^epoch-(\d+)\.safetensors$/.exec(n)![1]);
+  const epochs = names.filter((n) => /^epoch-\d+\.safetensors$/.test(n)).sort((a, b) => epochNumber(a) - epochNumber(b));
   if (epochs.length === 0) {
     throw new CheckpointError(`${dir}: holds no epoch checkpoint yet; train at least one epoch or pass a checkpoint file`);
   }
