@@ -3,10 +3,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeEngine, initEngine, type BackendChoice } from '../src/engine/backend.js';
+import { autoKernelThreads, startKernelThreads } from '../src/engine/kernel-threads.js';
 import { denoiseToStack } from '../src/infer/denoise.js';
 import { readWeights, type Sampling } from '../src/io/checkpoint/model-dir.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../src/model/config.js';
 import { SRDTrans } from '../src/model/srdtrans.js';
+import { gaussianSpatial, gaussianSpatioTemporal, movingAverage } from '../src/quality/baselines.js';
 import { evaluate, type Evaluation } from '../src/quality/metrics.js';
 import { simulateCalcium } from '../src/quality/simulate/calcium.js';
 import { train } from '../src/train/loop.js';
@@ -41,14 +43,24 @@ export async function main(args: string[]): Promise<void> {
   const model: ModelConfig = { ...DEFAULT_MODEL_CONFIG, fMaps: [8, 16, 32, 64], embedDim: 64, heads: 4, mlpDim: 128, patchT: 32 };
   const patchXY = Math.min(64, size - (size % 2));
   console.log(machineLine());
-  console.log(describeEngine(await initEngine(values.backend as BackendChoice)));
+  const engine = await initEngine(values.backend as BackendChoice);
+  console.log(describeEngine(engine));
   const sim = simulateCalcium({ shape: [frames, size, size], seed, frameRate: Number(values.rate), photons: Number(values.photons) });
   const score = (x: Parameters<typeof evaluate>[0]) => evaluate(x, sim.clean, sim.masks, { baseline: sim.params.offset });
   const row = (label: string, e: Evaluation, seconds: string) =>
     [label, e.snr_db.toFixed(2), e.ssim.toFixed(3), e.trace_r === null ? 'n/a' : e.trace_r.toFixed(3), seconds];
-  const rows = [['steps', 'SNR dB', 'SSIM', 'trace r', 'training s'], row('raw', score(sim.noisy), '')];
+  const rows = [
+    ['steps', 'SNR dB', 'SSIM', 'trace r', 'training s'],
+    row('raw', score(sim.noisy), ''),
+    // The classical baselines of bench quality, with its settings, for reference at this photon level.
+    row('gaussian xy', score(gaussianSpatial(sim.noisy, 1)), ''),
+    row('gaussian xyt', score(gaussianSpatioTemporal(sim.noisy, 1, 1)), ''),
+    row('moving average', score(movingAverage(sim.noisy, 3)), ''),
+  ];
 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'srdtrans-budget-'));
+  const kernelThreads = await startKernelThreads(engine.backend === 'wasm' ? autoKernelThreads() : 1);
+  if (kernelThreads.threads > 1) console.log(`${kernelThreads.threads} kernel threads`);
   try {
     const started = performance.now();
     const checkpoints: { steps: number; file: string; seconds: number }[] = [];
@@ -79,6 +91,7 @@ export async function main(args: string[]): Promise<void> {
       }
     }
   } finally {
+    await kernelThreads.stop();
     await rm(dir, { recursive: true, force: true });
   }
   console.log(`\ncalcium ${values.rate} Hz, ${frames}×${size}×${size}, ${values.photons} photons/px; ${sampling} sampling, lr ${values.lr}`);
