@@ -54,7 +54,7 @@ function run(memory: WebAssembly.Memory, l: Layout): [Float32Array, Float32Array
   heap.set(b, bAt);
   const kernel = instantiateSimdMatMul(memory)!;
   const [aRow, aCol] = l.transposeA ? [1, m] : [k, 1];
-  kernel(4 * aAt, 4 * bAt, 4 * cAt, batch, m, n, k, l.broadcastA ? 0 : 4 * m * k, 4 * k * n, 4 * aRow, 4 * aCol);
+  kernel(4 * aAt, 4 * bAt, 4 * cAt, batch, m, n, k, l.broadcastA ? 0 : 4 * m * k, 4 * k * n, 4 * aRow, 4 * aCol, 0);
   const got = new Float32Array(memory.buffer).slice(0, end);
   const ref = heap.slice(0, end);
   for (let bi = 0; bi < batch; bi++) {
@@ -86,5 +86,31 @@ test('products match a plain loop on unshared and shared memories; nothing outsi
         }
       }
     }
+  }
+});
+
+test('accumulate mode (N a multiple of 4): K cut into blocks, one call each, gives the bits of one call over all of K', () => {
+  const memory = new WebAssembly.Memory({ initial: 4 });
+  const kernel = instantiateSimdMatMul(memory)!;
+  const heap = new Float32Array(memory.buffer);
+  for (const [batch, m, n, k, transposeA] of [
+    [1, 7, 12, 100, false],
+    [2, 5, 8, 37, true],
+    [3, 4, 4, 64, false],
+  ] as const) {
+    const [aRow, aCol] = transposeA ? [1, m] : [k, 1];
+    const aSize = batch * m * k;
+    const bAt = aSize;
+    const cAt = [bAt + batch * k * n, bAt + batch * k * n + batch * m * n];
+    heap.set(seeded([aSize], 5), 0);
+    heap.set(seeded([batch * k * n], 6), bAt);
+    const call = (c: number, k0: number, kn: number, accumulate: 0 | 1): void =>
+      kernel(4 * k0 * aCol, 4 * (bAt + k0 * n), 4 * c, batch, m, n, kn, 4 * m * k, 4 * k * n, 4 * aRow, 4 * aCol, accumulate);
+    call(cAt[0]!, 0, k, 0);
+    heap.fill(123, cAt[1]!, cAt[1]! + batch * m * n); // overwritten by the first block, not added to
+    for (const [k0, kn] of [[0, 9], [9, 1], [10, k - 10]] as const) call(cAt[1]!, k0, kn, k0 > 0 ? 1 : 0);
+    const one = heap.slice(cAt[0]!, cAt[0]! + batch * m * n);
+    const blocked = heap.slice(cAt[1]!, cAt[1]! + batch * m * n);
+    assert.deepEqual(blocked, one, `batch ${batch} m ${m} n ${n} k ${k} transposeA ${transposeA}`);
   }
 });

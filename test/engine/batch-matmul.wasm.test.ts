@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
-import { planBatchMatMul, registerWasmBatchMatMul } from '../../src/engine/kernels/batch-matmul.wasm.js';
+import { kBlock, planBatchMatMul, registerWasmBatchMatMul } from '../../src/engine/kernels/batch-matmul.wasm.js';
 import { relErr, seeded } from '../support/arrays.js';
 
 /**
@@ -115,13 +115,14 @@ test('the wasm BatchMatMul is ours; registering again changes nothing', () => {
   assert.equal(tf.getKernel('BatchMatMul', 'wasm'), ours);
 });
 
-test('the network’s products take the fast path; batch 1, N < 4 and other broadcasts do not', () => {
+test('the network’s products take the fast path, single ones included; N < 4 and other broadcasts do not', () => {
   const swin = planBatchMatMul([3200, 49, 49], [3200, 49, 16], true, false);
   assert.deepEqual(swin && [swin.batch, swin.m, swin.n, swin.k, swin.aRow, swin.aCol], [3200, 49, 16, 49, 1, 49]);
   assert.ok(planBatchMatMul([400, 8, 49, 16], [400, 8, 49, 16], false, true)?.transposeB);
   assert.deepEqual(planBatchMatMul([1, 5, 3], [7, 3, 4], false, false)?.aBatch, 0);
   assert.deepEqual(planBatchMatMul([2, 3, 5, 3], [3, 4], false, false)?.outShape, [2, 3, 5, 4]);
-  assert.equal(planBatchMatMul([1, 49, 16], [1, 16, 49], false, false), undefined);
+  assert.deepEqual(planBatchMatMul([1, 4096], [4096, 128], false, false)?.batch, 1);
+  assert.deepEqual(planBatchMatMul([4096, 128], [4096, 384], true, false)?.outShape, [128, 384]);
   assert.equal(planBatchMatMul([7, 49, 16], [7, 16, 3], false, false), undefined);
   assert.equal(planBatchMatMul([2, 3, 5, 16], [3, 16, 17], false, false), undefined);
   assert.equal(planBatchMatMul([7, 5, 16], [7, 15, 17], false, false), undefined);
@@ -148,6 +149,23 @@ test('the fast path is taken: several times faster than the stock kernel', () =>
 
 test('products match the cpu backend: odd shapes, every transpose combination', async () => {
   await compareWithCpu(oddCases());
+});
+
+test('K cut into blocks (long K, N a multiple of 4), and not (N odd)', () => {
+  assert.equal(kBlock(4900, 384), 42);
+  assert.equal(kBlock(100, 384), 42);
+  assert.equal(kBlock(30, 384), 30);
+  assert.equal(kBlock(4900, 385), 4900);
+});
+
+test('products match the cpu backend: long K in blocks, column sums, weight-gradient shapes', async () => {
+  await compareWithCpu([
+    operands([], 1, 128, 4096, false, false),
+    operands([], 5, 96, 1000, false, false),
+    operands([], 17, 384, 300, true, false),
+    operands([3], 7, 64, 700, true, true),
+    operands([], 9, 387, 500, false, false),
+  ]);
 });
 
 test('products match the cpu backend: broadcast batches', async () => {

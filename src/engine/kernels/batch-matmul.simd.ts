@@ -10,6 +10,12 @@
  * overlaps columns already done and writes them again with the same values (each element's
  * sum is formed in the same order), so no partial loads or stores are needed — hence N ≥ 4.
  * The last M mod 4 rows have tiles of their own height.
+ *
+ * With `accumulate` set, the accumulators start from C's values instead of zero: a caller can
+ * cut K into blocks and call once per block, each element's sum still formed term by term in
+ * order of k (so the bits are those of one call), while the block of B the tiles walk stays
+ * in cache (batch-matmul.wasm.ts). Only for N a multiple of 4: the shifted last tile would add
+ * its overlap twice.
  */
 import { encodeModule, type FuncDef, I32, op, V128, type ValType, type Bytes } from './wasm-binary.js';
 
@@ -21,7 +27,8 @@ export const MIN_COLUMNS = 4;
 /**
  * Computes `batch` products; every pointer and stride is in bytes within the imported memory.
  * A[b][i][k] is at a + b·aBatch + i·aRow + k·aCol; B[b] (K × N) at b + b·bBatch; C[b] (M × N)
- * at c + b·M·N·4. Requires M, K ≥ 1 and N ≥ MIN_COLUMNS.
+ * at c + b·M·N·4; accumulate 1 adds the products to C's values. Requires M, K ≥ 1 and N ≥
+ * MIN_COLUMNS.
  */
 export type SimdMatMul = (
   a: number,
@@ -35,6 +42,7 @@ export type SimdMatMul = (
   bBatch: number,
   aRow: number,
   aCol: number,
+  accumulate: 0 | 1,
 ) => void;
 
 /** Numbered locals after the parameters, allocated as the code is generated. */
@@ -52,15 +60,15 @@ const set = op.localSet;
 /** x += delta, both locals (i32). */
 const addTo = (x: number, delta: number): Bytes => [...get(x), ...get(delta), ...op.i32Add, ...set(x)];
 
-// Parameters of the row-block functions: rows(a, b, c, n, k, aRow, aCol).
-const R = { a: 0, b: 1, c: 2, n: 3, k: 4, aRow: 5, aCol: 6 } as const;
+// Parameters of the row-block functions: rows(a, b, c, n, k, aRow, aCol, accumulate).
+const R = { a: 0, b: 1, c: 2, n: 3, k: 4, aRow: 5, aCol: 6, accumulate: 7 } as const;
 
 /**
  * One function per tile height `rows` (1..4): the C rows [i, i + rows) of one product, all
  * columns. a, c point at row i of A and C.
  */
 function rowBlock(rows: number): FuncDef {
-  const L = new Locals(7);
+  const L = new Locals(8);
   const rowBytes = L.add(I32); // N·4: one row of B and of C
   const col = L.add(I32); // byte offset of the tile's first column
   const kLeft = L.add(I32);
@@ -74,8 +82,14 @@ function rowBlock(rows: number): FuncDef {
 
   /** The tile at column offset `col`, `vectors` f32x4 wide. */
   const tile = (vectors: number): Bytes => {
-    const code: Bytes = [];
+    const code: Bytes = [...get(R.accumulate), ...op.if, ...get(R.c), ...get(col), ...op.i32Add, ...set(pc)];
+    for (let r = 0; r < rows; r++) {
+      for (let v = 0; v < vectors; v++) code.push(...get(pc), ...op.v128Load(16 * v), ...set(acc[r]![v]!));
+      if (r < rows - 1) code.push(...addTo(pc, rowBytes));
+    }
+    code.push(...op.else);
     for (let r = 0; r < rows; r++) for (let v = 0; v < vectors; v++) code.push(...get(zero), ...set(acc[r]![v]!));
+    code.push(...op.end);
     code.push(...get(R.a), ...set(pa[0]!));
     for (let r = 1; r < rows; r++) code.push(...get(pa[r - 1]!), ...get(R.aRow), ...op.i32Add, ...set(pa[r]!));
     code.push(...get(R.b), ...get(col), ...op.i32Add, ...set(pb), ...get(R.k), ...set(kLeft));
@@ -117,22 +131,22 @@ function rowBlock(rows: number): FuncDef {
     ...get(col), ...op.i32Const(16), ...op.i32Add, ...set(col),
     ...op.br(0), ...op.end, ...op.end,
   ];
-  return { params: new Array<ValType>(7).fill(I32), locals: L.types, body };
+  return { params: new Array<ValType>(8).fill(I32), locals: L.types, body };
 }
 
 // Parameters of the entry point, in SimdMatMul's order.
-const P = { a: 0, b: 1, c: 2, batch: 3, m: 4, n: 5, k: 6, aBatch: 7, bBatch: 8, aRow: 9, aCol: 10 } as const;
+const P = { a: 0, b: 1, c: 2, batch: 3, m: 4, n: 5, k: 6, aBatch: 7, bBatch: 8, aRow: 9, aCol: 10, accumulate: 11 } as const;
 
 /** The exported entry: loops over the batch and over row blocks; function r − 1 is rowBlock(r). */
 function entry(): FuncDef {
-  const L = new Locals(11);
+  const L = new Locals(12);
   const rowsLeft = L.add(I32);
   const pa = L.add(I32);
   const pc = L.add(I32);
   const tileA = L.add(I32); // A bytes from one row block to the next: 4·aRow
   const tileC = L.add(I32); // C bytes per row block: 4·N·4
   const cBatch = L.add(I32);
-  const callRows = (rows: number): Bytes => [...[pa, P.b, pc, P.n, P.k, P.aRow, P.aCol].flatMap((x) => get(x)), ...op.call(rows - 1)];
+  const callRows = (rows: number): Bytes => [...[pa, P.b, pc, P.n, P.k, P.aRow, P.aCol, P.accumulate].flatMap((x) => get(x)), ...op.call(rows - 1)];
   const rowsIs = (rows: number): Bytes => [...get(rowsLeft), ...op.i32Const(rows), ...op.i32Eq];
   const body: Bytes = [
     ...get(P.aRow), ...op.i32Const(TILE_ROWS), ...op.i32Mul, ...set(tileA),
@@ -152,7 +166,7 @@ function entry(): FuncDef {
     ...get(P.batch), ...op.i32Const(1), ...op.i32Sub, ...set(P.batch),
     ...op.br(0), ...op.end, ...op.end,
   ];
-  return { params: new Array<ValType>(11).fill(I32), locals: L.types, body, exportAs: 'matmul' };
+  return { params: new Array<ValType>(12).fill(I32), locals: L.types, body, exportAs: 'matmul' };
 }
 
 /** The module's bytes, importing a shared or an unshared memory. */

@@ -2,6 +2,7 @@ import { registerWebGpuAttentionKernels } from './attention.webgpu.js';
 import { registerWasmBatchMatMul } from './batch-matmul.wasm.js';
 import { registerWasmConvKernels } from './conv3d.wasm.js';
 import { registerWebGpuConvKernels } from './conv3d.webgpu.js';
+import { registerWasmSlice } from './slice.wasm.js';
 
 let registered = false;
 
@@ -14,6 +15,7 @@ export function registerCustomKernels(): void {
   registered = true;
   registerWasmConvKernels();
   registerWasmBatchMatMul();
+  registerWasmSlice();
   registerWebGpuConvKernels();
   registerWebGpuAttentionKernels();
 }

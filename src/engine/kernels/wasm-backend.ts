@@ -13,6 +13,8 @@ export interface WasmBackend {
   disposeData(dataId: DataId): boolean;
   /** Byte offset of the tensor's data in the backend's heap. */
   getMemoryOffset(dataId: DataId): number;
+  /** A view of the tensor's values in the heap (not a copy); invalid once the heap grows. */
+  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
   wasm: {
     HEAPU8: Uint8Array;
     /** Exported by the threaded build only (a shared memory). */
