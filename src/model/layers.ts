@@ -146,9 +146,10 @@ export function layerNormSpecs(prefix: string, dim: number): ParamSpec[] {
 
 /**
  * y = x·Wᵀ + b over the last axis; W is stored internally as [in, out]. One tape entry that keeps
- * x and W. Its gradients take explicit transposes instead of matMul's transpose flags: the wasm
- * backend's matMul is fast (XNNPACK) only without them, and the weight gradient aᵀ·dy ran at
- * about 1 GFLOP/s against ~15 with the copy (measured on the default network's MLPs).
+ * x and W. The weight gradient xᵀ·dy takes matMul's transposeA flag: the wasm kernel
+ * (engine/kernels/batch-matmul.wasm.ts) reads a transposed A through strides, so no transposed
+ * copy of x is made (the stock wasm kernel ran it at ~1 GFLOP/s; the copies were ~4 % of a
+ * 128-frame training step).
  */
 export function linear(x: tf.Tensor, p: ParamGetter, prefix: string, bias = true): tf.Tensor {
   const w = p(`${prefix}.weight`) as tf.Tensor2D;
@@ -166,7 +167,7 @@ export function linear(x: tf.Tensor, p: ParamGetter, prefix: string, bias = true
         const [sx, sw] = saved as [tf.Tensor, tf.Tensor2D];
         const dy2 = tf.reshape(dy, [-1, outF]) as tf.Tensor2D;
         const dx = tf.reshape(tf.matMul(dy2, tf.transpose(sw)), sx.shape);
-        const dw = tf.matMul(tf.transpose(tf.reshape(sx, [-1, inF]) as tf.Tensor2D), dy2);
+        const dw = tf.matMul(tf.reshape(sx, [-1, inF]) as tf.Tensor2D, dy2, true, false);
         return bias ? [dx, dw, colSum(dy2, outF)] : [dx, dw];
       }),
     };
@@ -299,9 +300,9 @@ export function mlpResidual(
             dx: tf.add(dyc, dln),
             dGamma: colSum(tf.mul(dn, xhat), e),
             dBeta: colSum(dn, e),
-            dW1: tf.matMul(tf.transpose(normed), dh),
+            dW1: tf.matMul(normed, dh, true, false),
             db1: colSum(dh, dh.shape[1]),
-            dW2: tf.matMul(tf.transpose(g), dyc),
+            dW2: tf.matMul(g, dyc, true, false),
             db2: colSum(dyc, e),
           };
         });

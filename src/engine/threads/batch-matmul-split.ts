@@ -3,9 +3,10 @@
  * block copy and the split costs no strided gathering:
  * - b without a batch (or batch 1) and a not transposed: a is one [batch·M, K] matrix, split
  *   along its rows; every share takes all of b.
+ * - one product with a transposed a (a weight gradient xᵀ·dy): a is stored K × M; each share
+ *   takes a range of its columns, gathered (K runs), and computes those rows of the output.
  * - otherwise, with a batch of at least two products: split along the batch (an operand
  *   without a batch goes whole to every share).
- * - anything else (one product with a transposed a) runs unsplit.
  * Each output element is the same dot product either way, so the output is bit-identical.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -53,6 +54,24 @@ export function planBatchMatMul(args: KernelArgs, threads: number, minFlops: num
     const shares = bounds.slice(1).map((r1, p) => {
       const r0 = bounds[p]!;
       return plannedShare('BatchMatMul', [block(a, r0 * k, [1, r1 - r0, k]), block(b, 0, [1, ...bItem])], [r1 - r0, n], flags);
+    });
+    return { shares, outShape, place: (p, src, from, dst, at) => copyRun(src, from, dst, at + bounds[p]! * n, (bounds[p + 1]! - bounds[p]!) * n) };
+  }
+
+  if (batch === 1 && transposeA) {
+    const parts = Math.min(threads, m);
+    if (parts < 2) return undefined;
+    const bounds = shareBounds(m, parts);
+    const shares = bounds.slice(1).map((m1, p) => {
+      const m0 = bounds[p]!;
+      const columns: ShareInput = {
+        shape: [1, k, m1 - m0],
+        fill: (heap, dst, at) => {
+          const from = heapOffset(backend, a) + m0;
+          for (let r = 0; r < k; r++) copyRun(heap, from + r * m, dst, at + r * (m1 - m0), m1 - m0);
+        },
+      };
+      return plannedShare('BatchMatMul', [columns, block(b, 0, [1, ...bItem])], [m1 - m0, n], flags);
     });
     return { shares, outShape, place: (p, src, from, dst, at) => copyRun(src, from, dst, at + bounds[p]! * n, (bounds[p + 1]! - bounds[p]!) * n) };
   }
