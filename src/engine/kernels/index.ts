@@ -2,6 +2,7 @@ import { registerWebGpuAttentionKernels } from './attention.webgpu.js';
 import { registerWasmBatchMatMul } from './batch-matmul.wasm.js';
 import { registerWasmConvKernels } from './conv3d.wasm.js';
 import { registerWebGpuConvKernels } from './conv3d.webgpu.js';
+import { registerWasmGelu } from './gelu.wasm.js';
 import { registerWasmSlice } from './slice.wasm.js';
 
 let registered = false;
@@ -16,6 +17,7 @@ export function registerCustomKernels(): void {
   registerWasmConvKernels();
   registerWasmBatchMatMul();
   registerWasmSlice();
+  registerWasmGelu();
   registerWebGpuConvKernels();
   registerWebGpuAttentionKernels();
 }

@@ -126,6 +126,20 @@ export const op = {
   v128Load32Splat: (offset: number): Bytes => simd(0x09, ...memarg(offset)),
   v128Store: (offset: number): Bytes => simd(0x0b, ...memarg(offset)),
   v128Zero: simd(0x0c, ...new Array<number>(16).fill(0)),
+  /** v128.const of four equal f32 lanes. */
+  f32x4Const: (v: number): Bytes => simd(0x0c, ...Array.from({ length: 4 }, () => [...new Uint8Array(new Float32Array([v]).buffer)]).flat()),
+  /** v128.const of four equal i32 lanes. */
+  i32x4Const: (v: number): Bytes => simd(0x0c, ...Array.from({ length: 4 }, () => [...new Uint8Array(new Int32Array([v]).buffer)]).flat()),
+  v128And: simd(0x4e),
+  v128Xor: simd(0x51),
+  f32x4Nearest: simd(0x6a),
+  i32x4Shl: simd(0xab),
+  i32x4Add: simd(0xae),
+  f32x4Abs: simd(0xe0),
   f32x4Add: simd(0xe4),
+  f32x4Sub: simd(0xe5),
   f32x4Mul: simd(0xe6),
+  f32x4Div: simd(0xe7),
+  f32x4Max: simd(0xe9),
+  i32x4TruncSatF32x4S: simd(0xf8),
 };
