@@ -31,6 +31,7 @@ import { trainStep } from '../src/train/step.js';
 import { Rng } from '../src/util/rng.js';
 import { inferenceGrid } from '../src/data/patches.js';
 import { forwardFlops, trainStepFlops } from './flops.js';
+import { listOf, positiveInt } from './options.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'srdtrans.js');
@@ -134,16 +135,10 @@ function parseOptions(args: string[]): Options {
       'torch-train-mode': { type: 'string', default: 'onednn' },
     },
   });
-  const rows = values.rows!.split(',') as RowId[];
-  for (const r of rows) if (!ROW_IDS.includes(r)) throw new Error(`--rows: unknown row '${r}' (rows: ${ROW_IDS.join(', ')})`);
+  const rows = listOf('rows', values.rows, ROW_IDS);
   rows.sort((a, b) => ROW_IDS.indexOf(a) - ROW_IDS.indexOf(b));
-  const backends = values.backend!.split(',') as BackendName[];
-  for (const b of backends) if (b !== 'wasm' && b !== 'webgpu' && b !== 'cpu') throw new Error(`--backend: unknown backend '${b}'`);
-  const int = (name: string, v: string | undefined): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got ${v}`);
-    return n;
-  };
+  const backends = listOf<BackendName>('backend', values.backend, ['wasm', 'webgpu', 'cpu']);
+  const int = positiveInt;
   return {
     rows, backends, python: values.python!, denoiseBackend: values['denoise-backend']!,
     repeat: int('repeat', values.repeat), commandRepeat: int('command-repeat', values['command-repeat']),

@@ -7,6 +7,8 @@
  *   budget   denoising quality against training steps, spatial or temporal sampling (issue 6)
  *   kernel-threads  the kernels that kernel threads split, unsplit against split, per call
  */
+import { isOptionError } from './options.js';
+
 const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void> }>> = {
   train: () => import('./train.js'),
   compare: () => import('./compare.js'),
@@ -22,5 +24,11 @@ if (!load) {
   process.stderr.write(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [options]\n`);
   process.exitCode = 2;
 } else {
-  await (await load()).main(rest);
+  try {
+    await (await load()).main(rest);
+  } catch (err) {
+    if (!isOptionError(err)) throw err;
+    process.stderr.write(`bench ${name}: ${err.message}\n`);
+    process.exitCode = 2;
+  }
 }

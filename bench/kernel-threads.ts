@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../src/engine/backend.js';
 import { startKernelThreads } from '../src/engine/kernel-threads.js';
 import { table } from './table.js';
+import { positiveInt } from './options.js';
 
 interface Case {
   label: string;
@@ -90,8 +91,8 @@ const SWEEP: Case[] = [16, 32, 64, 128, 256, 512].map((m) => matMul([m, 128], [1
 
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { threads: { type: 'string', default: '2' }, repeat: { type: 'string', default: '5' } } });
-  const threads = Number(values.threads);
-  const repeat = Number(values.repeat);
+  const threads = positiveInt('threads', values.threads);
+  const repeat = positiveInt('repeat', values.repeat);
   const load = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
   process.stdout.write(`machine: ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}, Node ${process.version}, load average ${load()} at start\n`);
   await initEngine('wasm');

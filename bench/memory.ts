@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { machineLine, runCli, writeSyntheticStack } from './cli-run.js';
 import { table } from './table.js';
+import { positiveInt, positiveInts } from './options.js';
 
 const TOLERANCE_MIB = 100;
 
@@ -27,8 +28,8 @@ export async function main(args: string[]): Promise<void> {
       keep: { type: 'boolean', default: false },
     },
   });
-  const lengths = values.frames!.split(',').map(Number);
-  const size = Number(values.size);
+  const lengths = positiveInts('frames', values.frames);
+  const size = positiveInt('size', values.size);
   const backend = values.backend!;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'srdtrans-memory-'));
   try {

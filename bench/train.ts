@@ -10,6 +10,7 @@ import { trainingLoss } from '../src/train/loss.js';
 import { Rng } from '../src/util/rng.js';
 import { opRows, profileOps, type ProfiledParts } from './op-profile.js';
 import { table } from './table.js';
+import { BenchOptionError, listOf, positiveInt } from './options.js';
 
 /**
  * The published default network on sub-sampled training patches [T, H, W] (a 2P×2P patch
@@ -31,11 +32,15 @@ export async function main(args: string[]): Promise<void> {
       threads: { type: 'string', default: 'auto' },
     },
   });
-  const backends = values.backends!.split(',') as BackendName[];
-  const shapes = values.shapes!.split(',').map((s) => s.split('x').map(Number) as [number, number, number]);
-  const repeat = Number(values.repeat);
-  const top = values.profile ? Number(values.top) : 0;
-  const threadCounts = values.threads!.split(',').map((v) => (v === 'auto' ? autoKernelThreads() : Number(v)));
+  const backends = listOf<BackendName>('backends', values.backends, ['cpu', 'wasm', 'webgpu']);
+  const shapes = values.shapes!.split(',').map((s) => {
+    const dims = s.split('x');
+    if (dims.length !== 3) throw new BenchOptionError(`--shapes: expected TxHxW items such as 32x64x64, got '${s}'`);
+    return dims.map((d) => positiveInt('shapes', d)) as [number, number, number];
+  });
+  const repeat = positiveInt('repeat', values.repeat);
+  const top = values.profile ? positiveInt('top', values.top) : 0;
+  const threadCounts = values.threads!.split(',').map((v) => (v === 'auto' ? autoKernelThreads() : positiveInt('threads', v)));
   process.stdout.write(`machine: ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')} at start\n`);
   process.stdout.write('network: published defaults (f_maps 8,16,32,64; E 128; 8 heads; MLP 512; window 7; 1 block)\n\n');
   const rows: string[][] = [['backend', 'threads', 'patch (1,1,T,H,W)', 'forward ms', 'fwd+bwd ms', 'adam ms', 'peak tensor MiB', 'peak RSS MiB']];

@@ -14,6 +14,7 @@ import { simulateCalcium } from '../src/quality/simulate/calcium.js';
 import { train } from '../src/train/loop.js';
 import { machineLine } from './cli-run.js';
 import { table } from './table.js';
+import { integer, oneOf, positiveInt, positiveNumber } from './options.js';
 
 /**
  * Denoising quality against training length (issue 6): trains one network on a simulated calcium
@@ -36,16 +37,17 @@ export async function main(args: string[]): Promise<void> {
       seed: { type: 'string', default: '1' },
     },
   });
-  const sampling = values.sampling as Sampling;
-  if (sampling !== 'spatial' && sampling !== 'temporal') throw new Error(`--sampling: spatial or temporal, got ${values.sampling}`);
-  const [frames, size, seed, perEpoch] = [values.frames, values.size, values.seed, values['steps-per-epoch']].map(Number) as [number, number, number, number];
+  const sampling = oneOf<Sampling>('sampling', values.sampling, ['spatial', 'temporal']);
+  const [frames, size, perEpoch, epochs] = (['frames', 'size', 'steps-per-epoch', 'epochs'] as const).map((k) => positiveInt(k, values[k]));
+  const seed = integer('seed', values.seed);
+  const [rate, photons, lr] = (['rate', 'photons', 'lr'] as const).map((k) => positiveNumber(k, values[k]));
   // The CPU network of `srdtrans bench quality` and `srdtrans demo`.
   const model: ModelConfig = { ...DEFAULT_MODEL_CONFIG, fMaps: [8, 16, 32, 64], embedDim: 64, heads: 4, mlpDim: 128, patchT: 32 };
   const patchXY = Math.min(64, size - (size % 2));
   console.log(machineLine());
   const engine = await initEngine(values.backend as BackendChoice);
   console.log(describeEngine(engine));
-  const sim = simulateCalcium({ shape: [frames, size, size], seed, frameRate: Number(values.rate), photons: Number(values.photons) });
+  const sim = simulateCalcium({ shape: [frames, size, size], seed, frameRate: rate!, photons: photons! });
   const score = (x: Parameters<typeof evaluate>[0]) => evaluate(x, sim.clean, sim.masks, { baseline: sim.params.offset });
   const row = (label: string, e: Evaluation, seconds: string) =>
     [label, e.snr_db.toFixed(2), e.ssim.toFixed(3), e.trace_r === null ? 'n/a' : e.trace_r.toFixed(3), seconds];
@@ -70,8 +72,8 @@ export async function main(args: string[]): Promise<void> {
     await train([sim.noisy], {
       model, outDir: dir,
       training: {
-        sampling, patchXY, patchT: model.patchT, overlap: 0.5, trainSize: perEpoch, epochs: Number(values.epochs),
-        lr: Number(values.lr), beta1: 0.5, beta2: 0.999, scale: 1, seed, frames: null, inputs: ['simulated calcium'],
+        sampling, patchXY, patchT: model.patchT, overlap: 0.5, trainSize: perEpoch!, epochs: epochs!,
+        lr: lr!, beta1: 0.5, beta2: 0.999, scale: 1, seed, frames: null, inputs: ['simulated calcium'],
       },
       onEvent: (e) => {
         if (e.type === 'start') stepsPerEpoch = e.patches;

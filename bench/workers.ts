@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { machineLine, runCli, writeSyntheticStack } from './cli-run.js';
 import { table } from './table.js';
+import { positiveInt } from './options.js';
 
 /**
  * `srdtrans denoise` wall time with 1, 2, … worker threads or `auto` (issue 7) on a uint16 stack with the
@@ -24,8 +25,8 @@ export async function main(args: string[]): Promise<void> {
     },
   });
   const counts = values.workers!.split(',');
-  const frames = Number(values.frames);
-  const size = Number(values.size);
+  const frames = positiveInt('frames', values.frames);
+  const size = positiveInt('size', values.size);
   const backend = values.backend!;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'srdtrans-workers-'));
   try {

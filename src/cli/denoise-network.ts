@@ -20,8 +20,8 @@ export interface DenoiseNetwork {
 
 /**
  * The network `denoise` runs. `auto` takes WebGPU on a hardware adapter; without one, ONNX
- * Runtime when onnxruntime-node is installed (about twice as fast per patch as wasm on the CPU,
- * measured on the default network), else wasm.
+ * Runtime when onnxruntime-node is installed (about 1.4× as fast as wasm on the CPU: `npm run
+ * bench -- compare --rows denoise`, 2 cores, 93 s against 127 s), else wasm.
  */
 export async function openDenoiseNetwork(
   choice: DenoiseBackend, modelPath: string, resolved: ResolvedModel, patchXY: number,
