@@ -1,6 +1,5 @@
 /**
- * BatchMatMul split into shares of contiguous memory only, so each share's inputs are one
- * block copy and the split costs no strided gathering:
+ * BatchMatMul split into shares whose inputs are block copies (long contiguous runs):
  * - b without a batch (or batch 1) and a not transposed: a is one [batch·M, K] matrix, split
  *   along its rows; every share takes all of b.
  * - one product with a transposed a (a weight gradient xᵀ·dy): a is stored K × M; each share
@@ -55,7 +54,7 @@ export function planBatchMatMul(args: KernelArgs, threads: number, minFlops: num
       const r0 = bounds[p]!;
       return plannedShare('BatchMatMul', [block(a, r0 * k, [1, r1 - r0, k]), block(b, 0, [1, ...bItem])], [r1 - r0, n], flags);
     });
-    return { shares, outShape, place: (p, src, from, dst, at) => copyRun(src, from, dst, at + bounds[p]! * n, (bounds[p + 1]! - bounds[p]!) * n) };
+    return { shares, outShape, place: placeRows(bounds, n) };
   }
 
   if (batch === 1 && transposeA) {
@@ -73,7 +72,7 @@ export function planBatchMatMul(args: KernelArgs, threads: number, minFlops: num
       };
       return plannedShare('BatchMatMul', [columns, block(b, 0, [1, ...bItem])], [m1 - m0, n], flags);
     });
-    return { shares, outShape, place: (p, src, from, dst, at) => copyRun(src, from, dst, at + bounds[p]! * n, (bounds[p + 1]! - bounds[p]!) * n) };
+    return { shares, outShape, place: placeRows(bounds, n) };
   }
 
   const parts = Math.min(threads, batch);
@@ -87,4 +86,9 @@ export function planBatchMatMul(args: KernelArgs, threads: number, minFlops: num
     return plannedShare('BatchMatMul', [aShare, bShare], [i1 - i0, m, n], flags);
   });
   return { shares, outShape, place: (p, src, from, dst, at) => copyRun(src, from, dst, at + bounds[p]! * m * n, (bounds[p + 1]! - bounds[p]!) * m * n) };
+}
+
+/** Placement of shares that computed the output rows [bounds[p], bounds[p + 1]) of width n. */
+function placeRows(bounds: number[], n: number): SplitPlan['place'] {
+  return (p, src, from, dst, at) => copyRun(src, from, dst, at + bounds[p]! * n, (bounds[p + 1]! - bounds[p]!) * n);
 }
