@@ -1,7 +1,10 @@
 /**
  * Stock TF.js wasm BatchMatMul against ours (src/engine/kernels/batch-matmul.wasm.ts) at the
- * attention products' shapes. Run: npx tsx bench/batch-matmul.ts. Both kernels are called
+ * attention products' shapes and at the single products of training (column sums, weight
+ * gradients, linear layers). Run: npx tsx bench/batch-matmul.ts. Both kernels are called
  * directly (the same inputs, no tape); GFLOP/s counts 2·MACs; wall clock, best of the runs.
+ * "fresh B" cases give every run a new copy of B, as training does: XNNPACK packs B anew for
+ * each new tensor (and caches the packing for one it has seen).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
@@ -14,9 +17,10 @@ interface Case {
   b: number[];
   transposeA: boolean;
   transposeB: boolean;
+  freshB: boolean;
 }
 
-const product = (label: string, a: number[], b: number[], transposeA = false, transposeB = false): Case => ({ label, a, b, transposeA, transposeB });
+const product = (label: string, a: number[], b: number[], transposeA = false, transposeB = false, freshB = false): Case => ({ label, a, b, transposeA, transposeB, freshB });
 const CASES: Case[] = [
   // Swin window attention, E 128 / 8 heads (or E 64 / 4 heads): windows·heads = 3200, N 49, d 16.
   product('q·kᵀ (k transposed by a copy); dOut·vᵀ', [3200, 49, 16], [3200, 16, 49]),
@@ -28,6 +32,12 @@ const CASES: Case[] = [
   product('temporal p·v, T 4', [32768, 4, 4], [32768, 4, 16]),
   product('temporal pᵀ·dOut, T 4', [32768, 4, 4], [32768, 4, 16], true),
   product('temporal q·kᵀ, T 16', [8192, 16, 16], [8192, 16, 16]),
+  // Single products of a training step (batch 1).
+  product('column sum ones·dy, fresh B', [1, 1, 32768], [1, 32768, 128], false, false, true),
+  product('weight gradient xᵀ·dy, fresh B', [1, 4900, 128], [1, 4900, 384], true, false, true),
+  product('weight gradient (x transposed by a copy), fresh B', [1, 128, 4900], [1, 4900, 384], false, false, true),
+  product('linear x·W, fresh B', [1, 4900, 128], [1, 128, 384], false, false, true),
+  product('linear x·W, B seen before', [1, 4900, 128], [1, 128, 384]),
 ];
 
 const STOCK_RUNS = 2;
@@ -37,10 +47,12 @@ function timeKernel(kernel: tf.KernelConfig, c: Case, a: tf.Tensor, b: tf.Tensor
   const backend = tf.backend();
   let best = Infinity;
   for (let r = 0; r < runs; r++) {
+    const bRun = c.freshB ? tf.clone(b) : b;
     const t0 = performance.now();
-    const out = kernel.kernelFunc({ inputs: { a, b }, backend, attrs: { transposeA: c.transposeA, transposeB: c.transposeB } }) as tf.TensorInfo;
+    const out = kernel.kernelFunc({ inputs: { a, b: bRun }, backend, attrs: { transposeA: c.transposeA, transposeB: c.transposeB } }) as tf.TensorInfo;
     best = Math.min(best, performance.now() - t0);
     backend.disposeData(out.dataId);
+    if (bRun !== b) bRun.dispose();
   }
   return best;
 }

@@ -253,8 +253,8 @@ function lnFc1(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, w1: tf.Tensor2D,
 
 /**
  * GELU(h) = h·Φ(h) (exact, erf-based, as PyTorch's nn.GELU), and with `withSlope` its derivative
- * Φ(h) + h·φ(h). On wasm one SIMD kernel (engine/kernels/gelu.wasm.ts: ~12× faster than the
- * twelve stock passes, within 3e-7 of them); elsewhere stock ops.
+ * Φ(h) + h·φ(h). On wasm one SIMD kernel (engine/kernels/gelu.wasm.ts: 6.7× faster than the
+ * twelve stock passes in bench/slice-gelu.ts, within 3e-7 of them); elsewhere stock ops.
  */
 function gelu(h: tf.Tensor, withSlope: boolean): { g: tf.Tensor; slope?: tf.Tensor } {
   if (wasmGeluTakes(h)) {
