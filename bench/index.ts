@@ -6,6 +6,7 @@
  *   workers  `srdtrans denoise` wall time with 1, 2, … worker threads (issue 7)
  *   budget   denoising quality against training steps, spatial or temporal sampling (issue 6)
  *   kernel-threads  the kernels that kernel threads split, unsplit against split, per call
+ *   parity   does our training learn what the PyTorch reference's training learns? (quality over seeds)
  */
 import { isOptionError } from './options.js';
 
@@ -16,6 +17,7 @@ const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void
   workers: () => import('./workers.js'),
   budget: () => import('./training-budget.js'),
   'kernel-threads': () => import('./kernel-threads.js'),
+  parity: () => import('./parity.js'),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -1,11 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeEngine, initEngine, type BackendChoice } from '../src/engine/backend.js';
 import { autoKernelThreads, startKernelThreads } from '../src/engine/kernel-threads.js';
 import { denoiseToStack } from '../src/infer/denoise.js';
-import { readWeights, type Sampling } from '../src/io/checkpoint/model-dir.js';
+import { PUBLISHED_RECIPE } from '../src/train/record.js';
+import { memorySink, type CheckpointSink } from '../src/train/sink.js';
+import type { StateDict } from '../src/model/params.js';
+import type { SamplingStrategy } from '../src/data/patches.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../src/model/config.js';
 import { SRDTrans } from '../src/model/srdtrans.js';
 import { gaussianSpatial, gaussianSpatioTemporal, movingAverage } from '../src/quality/baselines.js';
@@ -37,7 +37,7 @@ export async function main(args: string[]): Promise<void> {
       seed: { type: 'string', default: '1' },
     },
   });
-  const sampling = oneOf<Sampling>('sampling', values.sampling, ['spatial', 'temporal']);
+  const sampling = oneOf<SamplingStrategy>('sampling', values.sampling, ['spatial', 'temporal']);
   const [frames, size, perEpoch, epochs] = (['frames', 'size', 'steps-per-epoch', 'epochs'] as const).map((k) => positiveInt(k, values[k]));
   const seed = integer('seed', values.seed);
   const [rate, photons, lr] = (['rate', 'photons', 'lr'] as const).map((k) => positiveNumber(k, values[k]));
@@ -60,32 +60,38 @@ export async function main(args: string[]): Promise<void> {
     row('moving average', score(movingAverage(sim.noisy, 3)), ''),
   ];
 
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'srdtrans-budget-'));
   const kernelThreads = await startKernelThreads(engine.backend === 'wasm' ? autoKernelThreads() : 1);
   if (kernelThreads.threads > 1) console.log(`${kernelThreads.threads} kernel threads`);
   try {
     const started = performance.now();
-    const checkpoints: { steps: number; file: string; seconds: number }[] = [];
+    const checkpoints: { steps: number; weights: StateDict; seconds: number }[] = [];
+    // Every epoch's weights, kept in memory to score them all afterwards.
+    const sink: CheckpointSink = {
+      ...memorySink(),
+      epoch: async (epoch, weights) => {
+        checkpoints.push({ steps: epoch * stepsPerEpoch, weights, seconds: (performance.now() - started) / 1000 });
+        return `epoch ${epoch}`;
+      },
+    };
     // --steps-per-epoch is the published train_datasets_size: the grid built from it has about
     // that many patches (fewer for temporal sampling, whose patches span 2 × patch_t frames).
     let stepsPerEpoch = 0;
     await train([sim.noisy], {
-      model, outDir: dir,
+      model, sink,
       training: {
-        sampling, patchXY, patchT: model.patchT, overlap: 0.5, trainSize: perEpoch!, epochs: epochs!,
+        ...PUBLISHED_RECIPE, sampling, patchXY, patchT: model.patchT, overlap: 0.5, trainSize: perEpoch!, epochs: epochs!,
         lr: lr!, beta1: 0.5, beta2: 0.999, scale: 1, seed, frames: null, inputs: ['simulated calcium'],
       },
       onEvent: (e) => {
         if (e.type === 'start') stepsPerEpoch = e.patches;
         if (e.type !== 'epoch') return;
-        checkpoints.push({ steps: (checkpoints.length + 1) * stepsPerEpoch, file: e.checkpoint, seconds: (performance.now() - started) / 1000 });
         console.log(`  epoch ${checkpoints.length}: mean loss ${e.meanLoss.toFixed(4)}`);
       },
     });
     for (const c of checkpoints) {
       const network = new SRDTrans(model, seed);
       try {
-        network.loadStateDict((await readWeights(c.file)).tensors);
+        network.loadStateDict(c.weights);
         const denoised = await denoiseToStack(network, sim.noisy, { patchXY, overlap: 0.5, scale: 1, asFloat: true });
         rows.push(row(String(c.steps), score(denoised), c.seconds.toFixed(0)));
       } finally {
@@ -94,7 +100,6 @@ export async function main(args: string[]): Promise<void> {
     }
   } finally {
     await kernelThreads.stop();
-    await rm(dir, { recursive: true, force: true });
   }
   console.log(`\ncalcium ${values.rate} Hz, ${frames}×${size}×${size}, ${values.photons} photons/px; ${sampling} sampling, lr ${values.lr}`);
   console.log(table(rows));

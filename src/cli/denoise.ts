@@ -17,7 +17,8 @@ import { ProgressBar, progressMode } from './progress.js';
 import { loadStacks } from './stacks.js';
 
 const SPEC: OptionSpec = {
-  model: { type: 'string', help: 'model directory from `srdtrans train`, or a checkpoint file in one' },
+  model: { type: 'string', help: 'model directory from `srdtrans train` (its best epoch), a checkpoint file in one, or a .pth' },
+  epoch: { type: 'string', help: 'with a model directory: use this epoch\'s checkpoint instead of the best one' },
   out: { type: 'string', help: 'output TIFF (one input) or folder (several inputs, or an existing folder)' },
   'patch-xy': { type: 'string', help: 'inference patch width/height (default: the training patch size)' },
   'patch-t': { type: 'string', help: 'inference patch length; must equal the model\'s (default: the model\'s)' },
@@ -50,7 +51,8 @@ export async function run(args: string[]): Promise<number> {
   const workersOption = threadCountOption(values, 'workers');
   const autoWorkers = workersOption === 'auto';
   const workers = autoWorkers ? availableParallelism() : workersOption;
-  const resolved = await resolveModel(modelPath);
+  const epoch = values['epoch'] === undefined ? undefined : numberOption(values, 'epoch', 1, { min: 1, integer: true });
+  const resolved = await resolveModel(modelPath, epoch);
   const { record } = resolved;
   const patchT = numberOption(values, 'patch-t', record.model.patchT, { min: 1, integer: true });
   if (patchT !== record.model.patchT) {
@@ -97,7 +99,7 @@ export async function run(args: string[]): Promise<number> {
           }
           emit({ event: 'engine', ...loaded.engine });
           log(`srdtrans denoise: ${loaded.description}`);
-          log(`srdtrans denoise: model ${loaded.weightsFile} (patch ${options.patchXY}×${options.patchXY}×${patchT}, overlap ${options.overlap})`);
+          log(`srdtrans denoise: model ${loaded.weightsFile}${resolved.chosen ? ` (${resolved.chosen})` : ''} (patch ${options.patchXY}×${options.patchXY}×${patchT}, overlap ${options.overlap})`);
           started = Date.now();
         }
         const bar = new ProgressBar(`denoise ${path.basename(file)}`, progressMode(json));

@@ -1,5 +1,6 @@
 import { CheckpointError } from '../errors.js';
-import { resolveModel, type ModelRecord, type ResolvedModel } from '../io/checkpoint/model-dir.js';
+import { resolveModel, type ResolvedModel } from '../io/checkpoint/model-dir.js';
+import type { ModelRecord } from '../train/record.js';
 import { SRDTrans } from '../model/srdtrans.js';
 
 export interface LoadedModel {

@@ -1,9 +1,13 @@
 import { promises as fs } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_MODEL_CONFIG, validateModelConfig, type ModelConfig } from '../model/config.js';
-import { readModelRecord, type TrainingRecord, type Sampling } from '../io/checkpoint/model-dir.js';
+import { readModelRecord, resolveModel } from '../io/checkpoint/model-dir.js';
+import { modelFolder } from '../io/checkpoint/model-folder.js';
+import type { TrainingRecord } from '../train/record.js';
+import { splitValidation } from '../data/validation.js';
+import { SCHEDULE_KINDS, type ScheduleKind } from '../train/schedule.js';
 import { train } from '../train/loop.js';
-import { temporalExtent, trainGrid } from '../data/patches.js';
+import { temporalExtent, trainGrid, type SamplingStrategy } from '../data/patches.js';
 import { BACKEND_CHOICES, describeEngine, initEngine, type BackendChoice } from '../engine/backend.js';
 import { autoKernelThreads, startKernelThreads } from '../engine/kernel-threads.js';
 import { choiceOption, listOption, numberOption, parseCommand, stringOption, threadCountOption, type OptionSpec } from './args.js';
@@ -12,7 +16,11 @@ import { loadStacks } from './stacks.js';
 
 export const TRAIN_DEFAULTS = {
   epochs: 30, patchXY: 128, patchT: 128, overlap: 0.5, trainSize: 6000, lr: 1e-4, beta1: 0.5, beta2: 0.999, scale: 1,
+  valFraction: 0.05, schedule: 'cosine', warmupFraction: 0.03,
 } as const;
+
+/** Architecture flags, which --init takes from the model it starts from. */
+const ARCHITECTURE_FLAGS = ['f-maps', 'embed-dim', 'heads', 'mlp-dim', 'window', 'blocks', 'patch-t'] as const;
 
 const SPEC: OptionSpec = {
   out: { type: 'string', help: 'model directory to write (config, checkpoints, loss curve)' },
@@ -28,6 +36,10 @@ const SPEC: OptionSpec = {
   frames: { type: 'string', help: 'use only the first N frames of each stack' },
   channel: { type: 'string', help: 'channel to use in a multi-channel file (0-based)' },
   sampling: { type: 'string', help: 'training pairs: spatial (SRDTrans) or temporal (DeepCAD-style)', default: 'spatial' },
+  'val-fraction': { type: 'string', help: 'share of the patches held out to score each epoch (best.safetensors); 0: none', default: TRAIN_DEFAULTS.valFraction },
+  schedule: { type: 'string', help: `learning rate over the run: ${SCHEDULE_KINDS.join('|')} (published: constant)`, default: TRAIN_DEFAULTS.schedule },
+  warmup: { type: 'string', help: 'steps of linear learning-rate warm-up (default: 3% of all steps)' },
+  init: { type: 'string', help: 'start from this model\'s weights (fine-tuning; its architecture is used)' },
   backend: { type: 'string', help: BACKEND_CHOICES.join('|'), default: 'auto' },
   threads: { type: 'string', help: 'wasm: threads sharing each large kernel call (auto: one per core, at most 2)', default: 'auto' },
   seed: { type: 'string', help: 'random seed (initialisation, order, sampling, dropout)', default: 0 },
@@ -60,7 +72,14 @@ export async function run(args: string[]): Promise<number> {
     }
   }
 
-  const modelConfig: ModelConfig = previous?.model ?? {
+  const initPath = stringOption(values, 'init');
+  if (initPath !== undefined && resume) throw new ConfigError('--init: a resumed run continues from its own checkpoint; drop --init or --resume');
+  const initModel = initPath === undefined ? undefined : await resolveModel(initPath);
+  if (initModel) {
+    const given = ARCHITECTURE_FLAGS.filter((f) => values[f] !== undefined);
+    if (given.length > 0) throw new ConfigError(`--${given[0]}: --init takes the architecture from the model it starts from; drop --${given[0]}`);
+  }
+  const modelConfig: ModelConfig = previous?.model ?? initModel?.record.model ?? {
     fMaps: listOption(values, 'f-maps', DEFAULT_MODEL_CONFIG.fMaps),
     embedDim: numberOption(values, 'embed-dim', DEFAULT_MODEL_CONFIG.embedDim, { min: 1, integer: true }),
     heads: numberOption(values, 'heads', DEFAULT_MODEL_CONFIG.heads, { min: 1, integer: true }),
@@ -75,7 +94,11 @@ export async function run(args: string[]): Promise<number> {
   const training: TrainingRecord = previous
     ? { ...previous.training, epochs: numberOption(values, 'epochs', previous.training.epochs, { min: 1, integer: true }) }
     : {
-        sampling: choiceOption<Sampling>(values, 'sampling', ['spatial', 'temporal'], 'spatial'),
+        valFraction: numberOption(values, 'val-fraction', TRAIN_DEFAULTS.valFraction, { min: 0, max: 0.5 }),
+        schedule: choiceOption<ScheduleKind>(values, 'schedule', SCHEDULE_KINDS, TRAIN_DEFAULTS.schedule),
+        warmup: 0, // set below, from the grid
+        init: initModel ? initModel.weightsFile : null,
+        sampling: choiceOption<SamplingStrategy>(values, 'sampling', ['spatial', 'temporal'], 'spatial'),
         patchXY: numberOption(values, 'patch-xy', TRAIN_DEFAULTS.patchXY, { min: 2, integer: true }),
         patchT: modelConfig.patchT,
         overlap: numberOption(values, 'overlap', TRAIN_DEFAULTS.overlap, { min: 0, max: 0.95 }),
@@ -99,10 +122,17 @@ export async function run(args: string[]): Promise<number> {
   const stacks = await loadStacks(positionals, { channel, frames: training.frames });
   const names = stacks.map((s) => s.path);
   // Check that the stacks fit the patches before starting an engine (train() builds the same grid).
-  trainGrid(stacks.map((s) => s.stack.shape), {
+  const grid = trainGrid(stacks.map((s) => s.stack.shape), {
     patchXY: training.patchXY, patchT: training.patchT, extentT: temporalExtent(training.sampling, training.patchT),
     overlap: training.overlap, trainSize: training.trainSize, names,
   });
+  if (!previous) {
+    const steps = training.epochs * splitValidation(grid, training.valFraction, training.seed).train.length;
+    training.warmup = values['warmup'] === undefined
+      ? Math.round(TRAIN_DEFAULTS.warmupFraction * steps)
+      : numberOption(values, 'warmup', 0, { min: 0, integer: true });
+  }
+  const init = initModel ? await initModel.load() : undefined;
   const engine = await initEngine(backend);
   const threads = engine.backend === 'wasm' ? (threadsOption === 'auto' ? autoKernelThreads() : threadsOption) : 1;
   if (engine.backend !== 'wasm' && values['threads'] !== undefined) log(`srdtrans train: --threads applies to the wasm backend only; ignored on ${engine.backend}`);
@@ -121,7 +151,7 @@ export async function run(args: string[]): Promise<number> {
   const kernelThreads = await startKernelThreads(threads);
   try {
     const result = await train(stacks.map((s) => s.stack), {
-      model: modelConfig, training, outDir, names, resume, signal: controller.signal,
+      model: modelConfig, training, sink: modelFolder(outDir), names, resume, init, signal: controller.signal,
       onEvent: (e) => {
         if (json) emit({ event: e.type, ...e, type: undefined, ...(e.type === 'interrupted' ? { resume: resumeCommand } : {}) });
         switch (e.type) {
@@ -129,15 +159,19 @@ export async function run(args: string[]): Promise<number> {
             // Logged here, once the model directory and any resume checkpoint have been read, so a
             // bad --out or checkpoint is reported as one line.
             log(`srdtrans train: ${describeEngine(engine)}${threads > 1 ? `, ${threads} kernel threads` : ''}`);
-            log(`srdtrans train: ${e.patches} patches per epoch, ${e.epochs} epochs, ${e.parameters.toLocaleString('en')} parameters, ${training.sampling} sampling` +
+            if (initModel) log(`srdtrans train: starting from ${initModel.weightsFile}${initModel.chosen ? ` (${initModel.chosen})` : ''}`);
+            log(`srdtrans train: ${e.patches} patches per epoch (+${e.validationPatches} held out for validation), ${e.epochs} epochs, ${e.parameters.toLocaleString('en')} parameters, ${training.sampling} sampling, ${training.schedule} learning rate ${training.lr}` +
               (e.startEpoch >= e.epochs ? `; all ${e.epochs} epochs are already done (pass a larger --epochs with --resume to train on)`
                 : e.startEpoch > 0 || e.startIteration > 0 ? `, resuming at epoch ${e.startEpoch + 1} patch ${e.startIteration + 1}` : ''));
             break;
           case 'step':
-            bar.update({ done: e.stepsDone, total: e.stepsTotal, fields: { epoch: `${e.epoch + 1}/${e.epochs}`, loss: e.loss } });
+            bar.update({ done: e.stepsDone, total: e.stepsTotal, fields: { epoch: `${e.epoch + 1}/${e.epochs}`, loss: e.loss, ...(e.valLoss === null ? {} : { val: e.valLoss }) } });
             break;
           case 'epoch':
-            if (!process.stderr.isTTY) log(`epoch ${e.epoch + 1}: mean loss ${e.meanLoss.toFixed(5)} -> ${e.checkpoint}`);
+            if (!process.stderr.isTTY) {
+              const val = e.valLoss === null ? '' : `, validation ${e.valLoss.toFixed(5)}${e.best ? ' (best so far)' : ''}`;
+              log(`epoch ${e.epoch + 1}: mean loss ${e.meanLoss.toFixed(5)}${val} -> ${e.checkpoint}`);
+            }
             break;
           case 'interrupted':
             log(`srdtrans train: saved ${e.checkpoint}; continue with: ${resumeCommand}`);
@@ -145,7 +179,11 @@ export async function run(args: string[]): Promise<number> {
         }
       },
     });
-    if (!result.interrupted && result.lastCheckpoint) log(`srdtrans train: done; model in ${outDir} (latest ${result.lastCheckpoint}), loss curve ${outDir}/loss.png`);
+    if (!result.interrupted && result.lastCheckpoint) {
+      const { best } = result;
+      const which = best ? `best epoch ${best.epoch} (validation loss ${best.valLoss!.toFixed(5)}), which denoise uses` : `latest ${result.lastCheckpoint}`;
+      log(`srdtrans train: done; model in ${outDir}: ${which}; loss curve ${outDir}/loss.png`);
+    }
     return result.interrupted ? 130 : 0;
   } finally {
     process.off('SIGINT', onSigint);

@@ -29,6 +29,12 @@ interface GpuProbe {
   software: boolean;
 }
 
+/** No adapter, and why. */
+interface NoGpu {
+  adapter?: undefined;
+  why: string;
+}
+
 /**
  * Initialise TF.js on one backend. `auto` takes WebGPU on a hardware adapter, else wasm
  * (TF.js's fastest CPU path); an explicit `webgpu` also accepts a software adapter, which is
@@ -42,10 +48,11 @@ export async function initEngine(choice: BackendChoice = 'auto'): Promise<Engine
     await activate(choice);
     return { backend: choice, reason: 'requested' };
   }
-  const gpu = await probeGpu();
+  const probe = await probeGpu();
+  const gpu = probe.adapter ? probe : undefined;
   if (choice === 'webgpu') {
     if (!gpu) {
-      throw new ConfigError('WebGPU is not available here (no adapter found): use --backend wasm or cpu, or install a Vulkan driver');
+      throw new ConfigError(`WebGPU is not available here (${(probe as NoGpu).why}): use --backend wasm or cpu, or install a Vulkan driver`);
     }
     await activateWebGpu(gpu);
     return { backend: 'webgpu', adapter: gpu.description, softwareAdapter: gpu.software, reason: 'requested' };
@@ -57,19 +64,19 @@ export async function initEngine(choice: BackendChoice = 'auto'): Promise<Engine
   await activate('wasm');
   return {
     backend: 'wasm',
-    reason: gpu ? `only a software GPU adapter (${gpu.description}), so the CPU path` : 'no GPU adapter, so the CPU path',
+    reason: gpu ? `only a software GPU adapter (${gpu.description}), so the CPU path` : `no GPU adapter: ${(probe as NoGpu).why}; so the CPU path`,
   };
 }
 
 /** Whether a WebGPU adapter exists at all (software ones included), without activating it. */
 export async function webGpuAvailable(): Promise<boolean> {
-  return (await probeGpu()) !== undefined;
+  return (await probeGpu()).adapter !== undefined;
 }
 
 /** Whether a hardware (not software-emulated) WebGPU adapter exists, without activating it. */
 export async function hardwareWebGpuAvailable(): Promise<boolean> {
   const gpu = await probeGpu();
-  return gpu !== undefined && !gpu.software;
+  return gpu.adapter !== undefined && !gpu.software;
 }
 
 export function describeEngine(info: EngineInfo): string {
@@ -107,23 +114,24 @@ async function activateWebGpu(probe: GpuProbe): Promise<void> {
   await activate('webgpu');
 }
 
-let probed: Promise<GpuProbe | undefined> | undefined;
+let probed: Promise<GpuProbe | NoGpu> | undefined;
 
 /** The adapter probe is cached: Dawn's instance must outlive every device made from it. */
-function probeGpu(): Promise<GpuProbe | undefined> {
-  probed ??= (async () => {
+function probeGpu(): Promise<GpuProbe | NoGpu> {
+  probed ??= (async (): Promise<GpuProbe | NoGpu> => {
     const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
     let gpu = nav?.gpu;
     if (!gpu) {
       const { dawnGpu } = await import('./dawn.js');
-      gpu = await dawnGpu();
-      if (!gpu) return undefined;
+      const dawn = await dawnGpu();
+      if (!dawn.gpu) return { why: dawn.why };
+      gpu = dawn.gpu;
       // The TF.js WebGPU backend looks for navigator.gpu, which Node 20 lacks.
       if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
       else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
     }
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter) return undefined;
+    if (!adapter) return { why: 'no adapter found' };
     const info = adapter.info;
     const software =
       (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||

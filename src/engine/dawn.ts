@@ -2,8 +2,15 @@
  * WebGPU for Node through Dawn (the `webgpu` npm package). Kept apart from the engine so that
  * the browser build never imports it: there `navigator.gpu` is already present.
  */
-export async function dawnGpu(): Promise<GPU | undefined> {
-  if (typeof process === 'undefined' || !process.versions?.node) return undefined;
+
+/** Dawn's WebGPU, or why there is none. */
+export type DawnResult = { gpu: GPU } | { gpu?: undefined; why: string };
+
+export async function dawnGpu(): Promise<DawnResult> {
+  if (typeof process === 'undefined' || !process.versions?.node) return { why: 'not running in Node' };
+  // On Linux, Dawn's only usable backend is Vulkan. Without the loader library, Dawn prints a
+  // native warning with a source path of its own build machine: say it once in our words instead.
+  if (process.platform === 'linux' && !(await hasVulkanLoader())) return { why: 'no Vulkan driver (libvulkan.so.1) installed' };
   // Vulkan loaders complain without a runtime dir; any writable folder will do.
   process.env['XDG_RUNTIME_DIR'] ??= '/tmp';
   try {
@@ -12,8 +19,20 @@ export async function dawnGpu(): Promise<GPU | undefined> {
       globals: Record<string, unknown>;
     };
     Object.assign(globalThis, dawn.globals);
-    return dawn.create([]);
-  } catch {
-    return undefined;
+    return { gpu: dawn.create([]) };
+  } catch (err) {
+    return { why: `Dawn did not start (${(err as Error).message})` };
   }
+}
+
+/** Whether the Vulkan loader is where the dynamic linker looks (LD_LIBRARY_PATH or the system folders). */
+async function hasVulkanLoader(): Promise<boolean> {
+  const { existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const dirs = [
+    ...(process.env['LD_LIBRARY_PATH'] ?? '').split(':').filter(Boolean),
+    '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu',
+    '/usr/lib64', '/lib64', '/usr/lib', '/lib', '/usr/local/lib', '/usr/local/lib64',
+  ];
+  return dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
 }

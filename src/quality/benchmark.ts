@@ -1,9 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import { frameOf, type Stack } from '../data/stack.js';
-import type { Sampling, TrainingRecord } from '../io/checkpoint/model-dir.js';
-import { readWeights } from '../io/checkpoint/model-dir.js';
+import type { SamplingStrategy } from '../data/patches.js';
+import { PUBLISHED_RECIPE, type TrainingRecord } from '../train/record.js';
+import { memorySink } from '../train/sink.js';
 import type { ModelConfig } from '../model/config.js';
 import { SRDTrans } from '../model/srdtrans.js';
 import { train } from '../train/loop.js';
@@ -106,27 +104,22 @@ async function runCondition(condition: Condition, options: QualityOptions): Prom
   return { condition, results, frames };
 }
 
-async function trainAndDenoise(noisy: Stack, sampling: Sampling, method: string, condition: Condition, options: QualityOptions): Promise<Stack> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'srdtrans-quality-'));
+async function trainAndDenoise(noisy: Stack, sampling: SamplingStrategy, method: string, condition: Condition, options: QualityOptions): Promise<Stack> {
+  const training: TrainingRecord = {
+    ...PUBLISHED_RECIPE, sampling, patchXY: options.patchXY, patchT: options.model.patchT, overlap: 0.5, trainSize: options.steps, epochs: 1,
+    lr: options.lr, beta1: 0.5, beta2: 0.999, scale: 1, seed: options.seed, frames: null, inputs: [condition.name],
+  };
+  const result = await train([noisy], {
+    model: options.model, training, sink: memorySink(),
+    onEvent: (e) => {
+      if (e.type === 'step') options.onEvent?.({ type: 'train-step', condition, method, done: e.stepsDone, total: e.stepsTotal, loss: e.loss });
+    },
+  });
+  const model = new SRDTrans(options.model, options.seed);
   try {
-    const training: TrainingRecord = {
-      sampling, patchXY: options.patchXY, patchT: options.model.patchT, overlap: 0.5, trainSize: options.steps, epochs: 1,
-      lr: options.lr, beta1: 0.5, beta2: 0.999, scale: 1, seed: options.seed, frames: null, inputs: [condition.name],
-    };
-    const result = await train([noisy], {
-      model: options.model, training, outDir: dir,
-      onEvent: (e) => {
-        if (e.type === 'step') options.onEvent?.({ type: 'train-step', condition, method, done: e.stepsDone, total: e.stepsTotal, loss: e.loss });
-      },
-    });
-    const model = new SRDTrans(options.model, options.seed);
-    try {
-      model.loadStateDict((await readWeights(result.lastCheckpoint!)).tensors);
-      return await denoiseToStack(model, noisy, { patchXY: options.patchXY, overlap: 0.5, scale: 1, asFloat: true });
-    } finally {
-      model.dispose();
-    }
+    model.loadStateDict(result.weights!);
+    return await denoiseToStack(model, noisy, { patchXY: options.patchXY, overlap: 0.5, scale: 1, asFloat: true });
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    model.dispose();
   }
 }

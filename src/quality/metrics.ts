@@ -264,38 +264,46 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number | nu
  */
 export function traceCorrelation(x: StackLike, gt: StackLike, labels: ArrayLike<number>): number | null {
   const [a, g] = pair(x, gt);
-  const hw = labels.length;
-  if (hw === 0 || g.length % hw !== 0) {
-    throw new StackError(`the neuron mask has ${hw} pixels, which does not divide the stack's ${g.length} voxels: the mask must be one frame of the stack`);
-  }
-  const T = g.length / hw;
-  let K = 0;
-  for (let p = 0; p < hw; p++) if (labels[p]! > K) K = labels[p]!;
-  if (K === 0) return null;
-  const npx = new Float64Array(K + 1);
-  for (let p = 0; p < hw; p++) if (labels[p]! > 0) npx[labels[p]!]!++;
-  const tx = new Float64Array((K + 1) * T);
-  const tg = new Float64Array((K + 1) * T);
-  for (let t = 0; t < T; t++) {
-    const base = t * hw;
-    for (let p = 0; p < hw; p++) {
-      const k = labels[p]!;
-      if (k > 0) {
-        tx[k * T + t]! += a[base + p]!;
-        tg[k * T + t]! += g[base + p]!;
-      }
-    }
-  }
+  const tx = neuronTraces(a, labels);
+  const tg = neuronTraces(g, labels);
   let sum = 0;
   let used = 0;
-  for (let k = 1; k <= K; k++) {
-    if (npx[k] === 0) continue;
-    const r = pearson(tx.subarray(k * T, (k + 1) * T), tg.subarray(k * T, (k + 1) * T));
+  for (let k = 0; k < tg.length; k++) {
+    if (!tx[k] || !tg[k]) continue;
+    const r = pearson(tx[k]!, tg[k]!);
     if (r === null) continue;
     sum += r;
     used++;
   }
   return used > 0 ? sum / used : null;
+}
+
+/**
+ * The trace of every neuron k = 1..K of `labels` (h×w): the sum of its pixels in each frame
+ * (index k − 1; null for a label with no pixels). Sums, not means: a constant factor per neuron,
+ * which Pearson's r does not see; divide by the pixel count to plot.
+ */
+export function neuronTraces(x: ArrayLike<number>, labels: ArrayLike<number>): (Float64Array | null)[] {
+  const hw = labels.length;
+  if (hw === 0 || x.length % hw !== 0) {
+    throw new StackError(`the neuron mask has ${hw} pixels, which does not divide the stack's ${x.length} voxels: the mask must be one frame of the stack`);
+  }
+  const T = x.length / hw;
+  let K = 0;
+  for (let p = 0; p < hw; p++) if (labels[p]! > K) K = labels[p]!;
+  const npx = new Float64Array(K + 1);
+  for (let p = 0; p < hw; p++) if (labels[p]! > 0) npx[labels[p]!]!++;
+  const traces = new Float64Array((K + 1) * T);
+  for (let t = 0; t < T; t++) {
+    const base = t * hw;
+    for (let p = 0; p < hw; p++) {
+      const k = labels[p]!;
+      if (k > 0) traces[k * T + t]! += x[base + p]!;
+    }
+  }
+  const out: (Float64Array | null)[] = [];
+  for (let k = 1; k <= K; k++) out.push(npx[k] === 0 ? null : traces.subarray(k * T, (k + 1) * T));
+  return out;
 }
 
 /**

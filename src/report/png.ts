@@ -1,11 +1,11 @@
 /**
  * PNG figures for reports: image montages (raw vs denoised vs ground truth) and line plots
  * (training loss, SNR vs frame rate). Pure TypeScript raster drawing with the built-in bitmap
- * font (font.ts); pngjs encodes. Every function returns the PNG file's bytes.
+ * font (font.ts); png-encode.ts encodes. Every function returns the PNG file's bytes.
  */
-import { PNG } from 'pngjs';
 import { ConfigError } from '../errors.js';
 import { forEachTextPixel, GLYPH_HEIGHT, CAP_HEIGHT, textWidth } from './font.js';
+import { encodeRgbPng } from './png-encode.js';
 
 export type RGB = readonly [number, number, number];
 
@@ -78,11 +78,20 @@ export class Raster {
     forEachTextPixel(s, (gx, gy) => this.fillRect(x + gy * scale, y + (len - 1 - gx) * scale, scale, scale, c));
   }
 
+  /** Copies `other` onto this raster with its top-left at (x, y), clipped. */
+  draw(other: Raster, x: number, y: number): void {
+    for (let yy = 0; yy < other.height; yy++) {
+      const ty = y + yy;
+      if (ty < 0 || ty >= this.height) continue;
+      const xa = Math.max(0, -x);
+      const xb = Math.min(other.width, this.width - x);
+      if (xb <= xa) continue;
+      this.data.set(other.data.subarray((yy * other.width + xa) * 3, (yy * other.width + xb) * 3), (ty * this.width + x + xa) * 3);
+    }
+  }
+
   toPng(): Uint8Array {
-    const png = new PNG({ width: this.width, height: this.height, colorType: 2, inputColorType: 2, inputHasAlpha: false });
-    png.data = Buffer.from(this.data.buffer, this.data.byteOffset, this.data.byteLength);
-    const buf = PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false });
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    return encodeRgbPng(this.width, this.height, this.data);
   }
 }
 
@@ -232,6 +241,11 @@ export function montageLayout(panels: readonly Pick<MontagePanel, 'h' | 'w'>[], 
  * linearly between two percentiles (values outside are clipped to black/white; NaN is black).
  */
 export function imageMontage(panels: readonly MontagePanel[], opts: MontageOptions = {}): Uint8Array {
+  return montageRaster(panels, opts).toPng();
+}
+
+/** imageMontage's picture, to compose into a larger figure (figure()). */
+export function montageRaster(panels: readonly MontagePanel[], opts: MontageOptions = {}): Raster {
   for (const p of panels) {
     if (!(Number.isInteger(p.h) && Number.isInteger(p.w) && p.h > 0 && p.w > 0) || p.frame.length !== p.h * p.w) {
       throw new ConfigError(`montage panel "${p.title}": ${p.frame.length} values do not make a ${p.h}×${p.w} frame`);
@@ -287,7 +301,7 @@ export function imageMontage(panels: readonly MontagePanel[], opts: MontageOptio
       img.text(L.cellX + (L.cellW - textWidth(label, 1)) / 2, cellBottom + 5, label, MUTED, 1);
     }
   });
-  return img.toPng();
+  return img;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -299,6 +313,8 @@ export interface PlotSeries {
   y: ArrayLike<number>;
   /** Colour; default the next PALETTE entry. */
   color?: RGB;
+  /** Dots at the points (default: the plot's `markers`). */
+  markers?: boolean;
 }
 
 export interface LinePlotOptions {
@@ -485,6 +501,11 @@ class Coverage {
  * (and non-positive ones on a log axis) break the line.
  */
 export function linePlot(series: readonly PlotSeries[], opts: LinePlotOptions = {}): Uint8Array {
+  return plotRaster(series, opts).toPng();
+}
+
+/** linePlot's picture, to compose into a larger figure (figure()). */
+export function plotRaster(series: readonly PlotSeries[], opts: LinePlotOptions = {}): Raster {
   const W = Math.round(opts.width ?? 800);
   const H = Math.round(opts.height ?? 500);
   if (!(W >= 200 && H >= 150 && W <= 8000 && H <= 8000)) {
@@ -571,7 +592,7 @@ export function linePlot(series: readonly PlotSeries[], opts: LinePlotOptions = 
   pts.forEach((p, i) => {
     const cov = new Coverage(plotW, plotH);
     const n = p.xs.length;
-    const markers = opts.markers ?? n <= 40;
+    const markers = series[i]!.markers ?? opts.markers ?? n <= 40;
     let prev: [number, number] | null = null;
     for (let k = 0; k < n; k++) {
       const xv = p.xs[k]!;
@@ -645,5 +666,26 @@ export function linePlot(series: readonly PlotSeries[], opts: LinePlotOptions = 
     const t = 'no data';
     img.text(px0 + (plotW - textWidth(t, s)) / 2, py0 + plotH / 2, t, MUTED, s);
   }
+  return img;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figures
+
+/** Rows of pictures (each row's pictures side by side, centred), on white, as one PNG. */
+export function figure(rows: readonly (readonly Raster[])[], gap = MONTAGE_GAP): Uint8Array {
+  const rowW = rows.map((r) => r.reduce((a, p) => a + p.width, 0) + gap * Math.max(0, r.length - 1));
+  const rowH = rows.map((r) => Math.max(0, ...r.map((p) => p.height)));
+  const width = Math.max(...rowW);
+  const img = new Raster(width, rowH.reduce((a, h) => a + h, 0) + gap * Math.max(0, rows.length - 1));
+  let y = 0;
+  rows.forEach((row, i) => {
+    let x = Math.floor((width - rowW[i]!) / 2);
+    for (const p of row) {
+      img.draw(p, x, y);
+      x += p.width + gap;
+    }
+    y += rowH[i]! + gap;
+  });
   return img.toPng();
 }

@@ -30,10 +30,10 @@ export class Adam {
     }
   }
 
-  /** One update from gradients keyed like the parameters. */
-  apply(grads: ReadonlyMap<string, tf.Tensor>): void {
+  /** One update from gradients keyed like the parameters, at rate `lr` (default: the options'). */
+  apply(grads: ReadonlyMap<string, tf.Tensor>, lr = this.options.lr): void {
     this.step += 1;
-    const { lr, beta1, beta2 } = this.options;
+    const { beta1, beta2 } = this.options;
     const stepSize = lr / (1 - beta1 ** this.step);
     const correction2 = Math.sqrt(1 - beta2 ** this.step);
     tf.tidy(() => {

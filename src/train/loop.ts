@@ -1,64 +1,68 @@
-import * as path from 'node:path';
-import { promises as fs } from 'node:fs';
 import type { Stack } from '../data/stack.js';
 import { temporalExtent, trainGrid, type TrainPatch } from '../data/patches.js';
 import { extractPatch, trainingMean } from '../data/normalize.js';
 import { spatialPairs, temporalPairs } from '../data/sampling.js';
+import { splitValidation } from '../data/validation.js';
 import { dihedral } from '../data/augment.js';
 import { SRDTrans } from '../model/srdtrans.js';
 import type { StateDict } from '../model/params.js';
-import {
-  RESUME_FILE, epochFileName, readWeights, writeModelRecord, writeWeights, type TrainingRecord,
-} from '../io/checkpoint/model-dir.js';
-import { CheckpointError } from '../errors.js';
-import { describeFsError, makeDirectory } from '../io/atomic.js';
-import { Rng } from '../util/rng.js';
 import type { ModelConfig } from '../model/config.js';
+import { CheckpointError } from '../errors.js';
+import { Rng } from '../util/rng.js';
 import { Adam } from './adam.js';
-import { trainStep, type TrainingPair } from './step.js';
-import { writeLossCurve } from './loss-curve.js';
+import { evaluationLoss, trainStep, type TrainingPair } from './step.js';
+import { lossCurvePng } from './loss-curve.js';
+import { learningRate, type Schedule } from './schedule.js';
+import type { EpochRecord, TrainingLog, TrainingRecord } from './record.js';
+import type { CheckpointSink, ResumeState } from './sink.js';
 
 export interface TrainOptions {
   model: ModelConfig;
   training: TrainingRecord;
-  outDir: string;
+  /** Where checkpoints, the resume state and the loss curve go (a model folder, memory). */
+  sink: CheckpointSink;
   /** Stack names (file paths) for error messages. */
   names?: readonly string[];
+  /** Continue from the sink's resume state. */
   resume?: boolean;
-  /** Aborting saves a resumable checkpoint after the step in flight. */
+  /** Weights to start from instead of a random initialisation (`train --init`; not on resume). */
+  init?: StateDict;
+  /** Aborting saves a resumable state after the step in flight. */
   signal?: AbortSignal;
   onEvent?: (event: TrainEvent) => void;
 }
 
 export type TrainEvent =
-  | { type: 'start'; patches: number; epochs: number; startEpoch: number; startIteration: number; parameters: number }
-  | { type: 'step'; epoch: number; epochs: number; iteration: number; iterations: number; loss: number; stepsDone: number; stepsTotal: number }
-  | { type: 'epoch'; epoch: number; meanLoss: number; checkpoint: string }
+  | { type: 'start'; patches: number; validationPatches: number; epochs: number; startEpoch: number; startIteration: number; parameters: number }
+  | { type: 'step'; epoch: number; epochs: number; iteration: number; iterations: number; loss: number; lr: number; stepsDone: number; stepsTotal: number; valLoss: number | null }
+  | { type: 'epoch'; epoch: number; meanLoss: number; valLoss: number | null; best: boolean; checkpoint: string }
   | { type: 'interrupted'; epoch: number; iteration: number; checkpoint: string };
 
 export interface TrainResult {
   interrupted: boolean;
   epochsDone: number;
+  /** Name of the last epoch's checkpoint (or, interrupted, of the resume state). */
   lastCheckpoint: string | null;
+  /** The epoch with the lowest validation loss (null without validation). */
+  best: EpochRecord | null;
+  /**
+   * The weights to denoise with: the best epoch's, else (no validation) the last epoch's; null
+   * when no epoch finished in this call, or the best one was before a resume (the sink has it).
+   */
+  weights: StateDict | null;
   losses: number[];
+  epochs: EpochRecord[];
 }
-
-interface Progress {
-  epoch: number;
-  iteration: number;
-  losses: number[];
-}
-
-const LOG_FILE = 'training-log.json';
 
 /**
  * The published training procedure: every epoch visits each patch of the grid once in a
- * random order, each with a random dihedral transform, sampled into a training pair.
- * Randomness is derived from (seed, epoch, iteration) alone, so a resumed run continues
- * exactly where the interrupted one stopped.
+ * random order, each with a random dihedral transform, sampled into a training pair; plus a
+ * held-out part of the grid scored after every epoch, the best epoch marked, and an optional
+ * learning-rate schedule. Randomness is derived from (seed, epoch, iteration) alone, so a
+ * resumed run continues exactly where the interrupted one stopped.
  */
 export async function train(stacks: readonly Stack[], options: TrainOptions): Promise<TrainResult> {
-  const { training, outDir } = options;
+  const { training, sink } = options;
   const extentT = temporalExtent(training.sampling, training.patchT);
   const grid = trainGrid(stacks.map((s) => s.shape), {
     patchXY: training.patchXY,
@@ -68,66 +72,114 @@ export async function train(stacks: readonly Stack[], options: TrainOptions): Pr
     trainSize: training.trainSize,
     names: options.names,
   });
+  const { train: patches, validation } = splitValidation(grid, training.valFraction, training.seed);
   const means = stacks.map((s) => trainingMean(s, training.scale));
+  // Fixed pairs (one draw of the sampling, no transform), so epochs are scored alike.
+  const valPairs = validation.map((patch, i) => makePair(stacks, means, patch, training, extentT, new Rng(mix(training.seed, i, 0x7a1)), 0));
   const model = new SRDTrans(options.model, training.seed);
   const adam = new Adam(model.variables, { lr: training.lr, beta1: training.beta1, beta2: training.beta2 });
+  const stepsTotal = training.epochs * patches.length;
+  const schedule: Schedule = { kind: training.schedule, lr: training.lr, warmup: training.warmup, total: stepsTotal };
   try {
-    await makeDirectory(outDir).catch((err: unknown) => {
-      throw new CheckpointError(`${outDir}: cannot create the model directory (${describeFsError(err)}); choose a writable location`);
-    });
-    const progress: Progress = options.resume
-      ? await loadResume(outDir, model, adam)
-      : { epoch: 0, iteration: 0, losses: [] };
-    await writeModelRecord(outDir, { model: options.model, training });
+    const resumed = options.resume ? await sink.resumeState() : undefined;
+    const start = resumed ? resumeInto(resumed, model, adam) : { epoch: 0, iteration: 0 };
+    const log: TrainingLog = resumed?.log ?? { losses: [], epochs: [] };
+    if (options.init && !options.resume) model.loadStateDict(options.init);
+    await sink.start(options.model, training);
     options.onEvent?.({
-      type: 'start', patches: grid.length, epochs: training.epochs,
-      startEpoch: progress.epoch, startIteration: progress.iteration, parameters: model.parameterCount(),
+      type: 'start', patches: patches.length, validationPatches: validation.length, epochs: training.epochs,
+      startEpoch: start.epoch, startIteration: start.iteration, parameters: model.parameterCount(),
     });
     let lastCheckpoint: string | null = null;
-    const stepsTotal = training.epochs * grid.length;
-    for (let epoch = progress.epoch; epoch < training.epochs; epoch++) {
-      const order = new Rng(mix(training.seed, epoch, 0x5eed)).shuffle([...grid]);
-      const first = epoch === progress.epoch ? progress.iteration : 0;
+    let weights: StateDict | null = null;
+    let best = bestOf(log.epochs);
+    for (let epoch = start.epoch; epoch < training.epochs; epoch++) {
+      const order = new Rng(mix(training.seed, epoch, 0x5eed)).shuffle([...patches]);
+      const first = epoch === start.epoch ? start.iteration : 0;
+      let lr = training.lr;
       for (let iteration = first; iteration < order.length; iteration++) {
         const rng = new Rng(mix(training.seed, epoch, iteration));
         const pair = makePair(stacks, means, order[iteration]!, training, extentT, rng);
-        const loss = await trainStep(model, adam, pair, rng.nextUint32());
-        progress.losses.push(loss);
+        const stepsDone = epoch * patches.length + iteration;
+        lr = learningRate(schedule, stepsDone);
+        const loss = await trainStep(model, adam, pair, rng.nextUint32(), lr);
+        log.losses.push(loss);
         options.onEvent?.({
-          type: 'step', epoch, epochs: training.epochs, iteration, iterations: order.length, loss,
-          stepsDone: epoch * grid.length + iteration + 1, stepsTotal,
+          type: 'step', epoch, epochs: training.epochs, iteration, iterations: order.length, loss, lr,
+          stepsDone: stepsDone + 1, stepsTotal, valLoss: log.epochs.at(-1)?.valLoss ?? null,
         });
         // A step on the cpu/wasm backends never yields to the event loop, so a SIGINT handler
-        // (which sets `signal`) would otherwise only run at the end of the epoch's file writes.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        // (which sets `signal`) would otherwise only run at the end of the epoch's writes.
+        await new Promise<void>((resolve) => setTimeout(resolve, 0));
         if (options.signal?.aborted) {
-          const checkpoint = await saveResume(outDir, model, adam, { epoch, iteration: iteration + 1, losses: progress.losses });
+          const checkpoint = await saveProgress(sink, model, adam, epoch, iteration + 1, log);
           options.onEvent?.({ type: 'interrupted', epoch, iteration: iteration + 1, checkpoint });
-          return { interrupted: true, epochsDone: epoch, lastCheckpoint: checkpoint, losses: progress.losses };
+          return { interrupted: true, epochsDone: epoch, lastCheckpoint: checkpoint, best, weights, losses: log.losses, epochs: log.epochs };
         }
       }
-      lastCheckpoint = path.join(outDir, epochFileName(epoch + 1));
-      await writeWeights(lastCheckpoint, await model.stateDict(), { epoch: String(epoch + 1) });
-      await saveResume(outDir, model, adam, { epoch: epoch + 1, iteration: 0, losses: progress.losses });
-      await writeLossCurve(path.join(outDir, 'loss.png'), progress.losses, grid.length);
-      const epochLosses = progress.losses.slice(-order.length);
-      options.onEvent?.({
-        type: 'epoch', epoch, meanLoss: epochLosses.reduce((a, b) => a + b, 0) / epochLosses.length, checkpoint: lastCheckpoint,
-      });
+      const valLoss = valPairs.length > 0 ? mean(await evaluationLoss(model, valPairs)) : null;
+      const record: EpochRecord = {
+        epoch: epoch + 1, step: (epoch + 1) * patches.length, trainLoss: mean(log.losses.slice(-order.length)), valLoss, lr,
+      };
+      log.epochs.push(record);
+      const improved = valLoss !== null && (best === null || valLoss < best.valLoss!);
+      if (improved) best = record;
+      const state = await model.stateDict();
+      if (improved || best === null) weights = state;
+      lastCheckpoint = await sink.epoch(epoch + 1, state, improved ? { valLoss: valLoss! } : null);
+      await saveProgress(sink, model, adam, epoch + 1, 0, log);
+      const png = lossCurvePng(log.losses, patches.length, log.epochs);
+      if (png) await sink.lossCurve(png);
+      options.onEvent?.({ type: 'epoch', epoch, meanLoss: record.trainLoss, valLoss, best: improved, checkpoint: lastCheckpoint });
     }
-    return { interrupted: false, epochsDone: training.epochs, lastCheckpoint, losses: progress.losses };
+    return { interrupted: false, epochsDone: training.epochs, lastCheckpoint, best, weights, losses: log.losses, epochs: log.epochs };
   } finally {
     adam.dispose();
     model.dispose();
   }
 }
 
+/** Loads a resume state's weights and optimiser moments; returns where to go on. */
+function resumeInto(state: ResumeState, model: SRDTrans, adam: Adam): { epoch: number; iteration: number } {
+  const weights: StateDict = new Map([...state.tensors].filter(([k]) => !k.startsWith('adam.')));
+  try {
+    model.loadStateDict(weights);
+  } catch (err) {
+    if (!(err instanceof CheckpointError)) throw err;
+    throw new CheckpointError(`${state.name}: does not fit the model's config.json (${err.message}); to start over, train into a new folder without --resume`, { cause: err });
+  }
+  try {
+    adam.loadState(state.tensors, state.position.step);
+  } catch (err) {
+    throw new CheckpointError(`${state.name}: ${(err as Error).message}; it was not written by this version, start without --resume`, { cause: err });
+  }
+  return { epoch: state.position.epoch, iteration: state.position.iteration };
+}
+
+async function saveProgress(sink: CheckpointSink, model: SRDTrans, adam: Adam, epoch: number, iteration: number, log: TrainingLog): Promise<string> {
+  const tensors: StateDict = await model.stateDict();
+  for (const [k, v] of await adam.state()) tensors.set(k, v);
+  return sink.progress({ tensors, position: { epoch, iteration, step: adam.step }, log });
+}
+
+/** The epoch with the lowest validation loss, if any was scored. */
+function bestOf(epochs: readonly EpochRecord[]): EpochRecord | null {
+  let best: EpochRecord | null = null;
+  for (const e of epochs) if (e.valLoss !== null && (best === null || e.valLoss < best.valLoss!)) best = e;
+  return best;
+}
+
+function mean(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+/** A training pair from one patch; `turn` fixes the dihedral transform (default: drawn from rng). */
 function makePair(
-  stacks: readonly Stack[], means: readonly number[], patch: TrainPatch, training: TrainingRecord, extentT: number, rng: Rng,
+  stacks: readonly Stack[], means: readonly number[], patch: TrainPatch, training: TrainingRecord, extentT: number, rng: Rng, turn?: number,
 ): TrainingPair {
   const p = training.patchXY;
   const raw = extractPatch(stacks[patch.stack]!, { t: patch.t, y: patch.y, x: patch.x }, { t: extentT, h: p, w: p }, training.scale, means[patch.stack]!);
-  const turned = dihedral(raw, extentT, p, p, rng.int(8));
+  const turned = dihedral(raw, extentT, p, p, turn ?? rng.int(8));
   if (training.sampling === 'temporal') {
     // DeepCAD-RT also swaps which interleaved half is the input, half of the time.
     const { input, target } = temporalPairs(turned.data, extentT, turned.h, turned.w, rng.next() < 0.5);
@@ -135,44 +187,6 @@ function makePair(
   }
   const { input, target1, target2 } = spatialPairs(turned.data, extentT, turned.h, turned.w, rng);
   return { input, targets: [target1, target2], t: extentT, h: turned.h / 2, w: turned.w / 2 };
-}
-
-async function saveResume(outDir: string, model: SRDTrans, adam: Adam, progress: Progress): Promise<string> {
-  const tensors: StateDict = await model.stateDict();
-  for (const [k, v] of await adam.state()) tensors.set(k, v);
-  const file = path.join(outDir, RESUME_FILE);
-  await writeWeights(file, tensors, {
-    epoch: String(progress.epoch), iteration: String(progress.iteration), step: String(adam.step),
-  });
-  await fs.writeFile(path.join(outDir, LOG_FILE), JSON.stringify({ losses: progress.losses }) + '\n');
-  return file;
-}
-
-async function loadResume(outDir: string, model: SRDTrans, adam: Adam): Promise<Progress> {
-  const file = path.join(outDir, RESUME_FILE);
-  if (!(await fs.stat(file).then((st) => st.isFile(), () => false))) {
-    throw new CheckpointError(`${file}: not found; there is no interrupted run to resume in ${outDir}; to start over, train into a new folder without --resume`);
-  }
-  const { tensors, metadata } = await readWeights(file);
-  const weights: StateDict = new Map([...tensors].filter(([k]) => !k.startsWith('adam.')));
-  try {
-    model.loadStateDict(weights);
-  } catch (err) {
-    if (!(err instanceof CheckpointError)) throw err;
-    throw new CheckpointError(`${file}: does not fit the model's config.json (${err.message}); to start over, train into a new folder without --resume`);
-  }
-  try {
-    adam.loadState(tensors, Number(metadata['step']));
-  } catch (err) {
-    throw new CheckpointError(`${file}: ${(err as Error).message}; it was not written by this version, start without --resume`);
-  }
-  let losses: number[] = [];
-  try {
-    losses = (JSON.parse(await fs.readFile(path.join(outDir, LOG_FILE), 'utf8')) as { losses: number[] }).losses;
-  } catch {
-    // The log only feeds the loss curve; a missing one restarts the curve, not the training.
-  }
-  return { epoch: Number(metadata['epoch']), iteration: Number(metadata['iteration']), losses };
 }
 
 /** Hashes a few integers into one seed. */

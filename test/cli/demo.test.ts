@@ -25,4 +25,8 @@ it('demo (shortened) writes the stacks, a comparison figure and summary.json wit
   const png = PNG.sync.read(readFileSync(`${out}/comparison.png`));
   assert.ok(png.width > 3 * 64 && png.height > 64);
   assert.match(r.stdout, /raw \(noisy input\)[\s\S]*SNR[\s\S]*denoised[\s\S]*SSIM/);
+  const training = summary['training'] as unknown as Record<string, unknown>;
+  assert.equal(training['steps'], 2 * 1, 'the steps that ran, as the grid rounded them (1 patch, 2 epochs)');
+  assert.match(r.stdout, /steps on this noisy stack alone/);
+  assert.match(r.stdout, /figure +.*comparison\.png\nstacks/, 'ends with the paths of the figure and the stacks');
 });

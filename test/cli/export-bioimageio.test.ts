@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { initEngine } from '../../src/engine/backend.js';
 import { epochFileName, writeModelRecord, writeWeights } from '../../src/io/checkpoint/model-dir.js';
+import { PUBLISHED_RECIPE } from '../../src/train/record.js';
 import { ZipReader } from '../../src/io/checkpoint/zip.js';
 import type { ModelConfig } from '../../src/model/config.js';
 import { SRDTrans } from '../../src/model/srdtrans.js';
@@ -17,7 +18,7 @@ async function modelDir(dir: string): Promise<void> {
   await writeModelRecord(dir, {
     model: CONFIG,
     training: {
-      sampling: 'spatial', patchXY: 16, patchT: 8, overlap: 0.5, trainSize: 4, epochs: 1, lr: 1e-4,
+      ...PUBLISHED_RECIPE, sampling: 'spatial', patchXY: 16, patchT: 8, overlap: 0.5, trainSize: 4, epochs: 1, lr: 1e-4,
       beta1: 0.5, beta2: 0.999, scale: 1, seed: 1, frames: null, inputs: ['stack.tif'],
     },
   });

@@ -14,7 +14,7 @@ import { CheckpointError, ConfigError } from '../../src/errors.js';
 import { denoiseToStack } from '../../src/infer/denoise.js';
 import { withPatchNormalisation } from '../../src/io/checkpoint/bioimageio-graph.js';
 import { buildBioimageioPackage, FILES, writeBioimageioPackage, type PackageFile } from '../../src/io/checkpoint/bioimageio.js';
-import type { ModelRecord } from '../../src/io/checkpoint/model-dir.js';
+import { PUBLISHED_RECIPE, type ModelRecord } from '../../src/train/record.js';
 import { encodeNpy } from '../../src/io/checkpoint/npy.js';
 import { toYaml } from '../../src/io/checkpoint/yaml.js';
 import { ZipReader } from '../../src/io/checkpoint/zip.js';
@@ -30,7 +30,7 @@ function record(scale: number): ModelRecord {
     format: 'srdtrans-ts/1',
     model: CONFIG,
     training: {
-      sampling: 'spatial', patchXY: 16, patchT: 8, overlap: 0.5, trainSize: 100, epochs: 2, lr: 1e-4,
+      ...PUBLISHED_RECIPE, sampling: 'spatial', patchXY: 16, patchT: 8, overlap: 0.5, trainSize: 100, epochs: 2, lr: 1e-4,
       beta1: 0.5, beta2: 0.999, scale, seed: 1, frames: null, inputs: ['/home/someone/private/stack.tif'],
     },
   };

@@ -8,7 +8,9 @@ import type { ModelConfig } from '../../src/model/config.js';
 import { SRDTrans } from '../../src/model/srdtrans.js';
 import { train } from '../../src/train/loop.js';
 import { denoiseToStack } from '../../src/infer/denoise.js';
-import { readWeights, type TrainingRecord } from '../../src/io/checkpoint/model-dir.js';
+import { readWeights } from '../../src/io/checkpoint/model-dir.js';
+import { modelFolder } from '../../src/io/checkpoint/model-folder.js';
+import { PUBLISHED_RECIPE, type TrainingRecord } from '../../src/train/record.js';
 import { simulateCalcium } from '../../src/quality/simulate/calcium.js';
 import { psnrDb } from '../../src/quality/metrics.js';
 
@@ -20,10 +22,10 @@ test('training on a small noisy stack lowers the loss and raises PSNR against th
   const dir = await mkdtemp(path.join(tmpdir(), 'srdtrans-learn-'));
   try {
     const training: TrainingRecord = {
-      sampling: 'spatial', patchXY: 16, patchT: 8, overlap: 0.5, trainSize: 60, epochs: 3,
+      ...PUBLISHED_RECIPE, sampling: 'spatial', patchXY: 16, patchT: 8, overlap: 0.5, trainSize: 60, epochs: 3,
       lr: 2e-3, beta1: 0.5, beta2: 0.999, scale: 1, seed: 1, frames: null, inputs: ['sim'],
     };
-    const result = await train([sim.noisy], { model: SMALL, training, outDir: dir });
+    const result = await train([sim.noisy], { model: SMALL, training, sink: modelFolder(dir) });
     const n = result.losses.length;
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const first = mean(result.losses.slice(0, Math.floor(n / 4)));

@@ -2,11 +2,12 @@
 """The published SRDTrans inference, as /work/shared/SRDTRANS.md states it, on a TIFF stack:
 
     /usr/bin/python3 tools/torch-reference/denoise.py --model model.pth --input noisy.tif \
-        --out denoised.tif [--patch-xy 128] [--overlap 0.5] [--scale 1] [--threads 2] [--conv-mode to-mkldnn]
+        --out denoised.tif [--patch-xy 128] [--overlap 0.5] [--scale 1] [--threads 2] [--conv-mode to-mkldnn] [--float]
 
 Overlapping patches (t outermost, then y, then x; the last patch of an axis aligned to its end),
 the centre of each kept, each kept region rescaled by sqrt(sum(input)/sum(output)), later patches
-overwriting earlier ones, float64 stitch buffer, then the published output conversion. NumPy 1.x
+overwriting earlier ones, float64 stitch buffer, then the published output conversion (or, with
+--float, float32 values · scale unclipped, as `srdtrans denoise --float` writes them). NumPy 1.x
 casting gives the published float32/float64 mix; the expressions below are written so that it
 does (this module refuses NumPy 2). Prints one JSON line with timings on stdout.
 """
@@ -44,9 +45,11 @@ def axis_positions(length, patch, gap):
     return out
 
 
-def output_array(values, input_dtype, scale):
-    """float32 · scale, clip [0, 65535], truncate to int32, then the input's type (uint16, int16) or int32."""
+def output_array(values, input_dtype, scale, as_float=False):
+    """float32 · scale; unless as_float, clip [0, 65535], truncate to int32, then the input's type (uint16, int16) or int32."""
     v = values.astype(np.float32) * scale
+    if as_float:
+        return v
     v = np.clip(v, 0, 65535).astype(np.int32)
     if input_dtype == np.uint16:
         return v.astype(np.uint16)
@@ -55,7 +58,7 @@ def output_array(values, input_dtype, scale):
     return v
 
 
-def denoise(model, raw, patch_xy, overlap, scale, run):
+def denoise(model, raw, patch_xy, overlap, scale, run, as_float=False):
     """raw [T, H, W] → the published output array; run(patch float32 [T, P, P]) → float32 [T, P, P]."""
     patch_t = model.cfg.patch_t
     mean = raw.mean()  # float64 for integer stacks (NumPy accumulates them in float64)
@@ -72,7 +75,7 @@ def denoise(model, raw, patch_xy, overlap, scale, run):
                 a = out[st0:st1, sy0:sy1, sx0:sx1] + mean
                 b = patch[st0:st1, sy0:sy1, sx0:sx1] + mean
                 buffer[dt0:dt1, dy0:dy1, dx0:dx1] = a * (np.sum(b) / np.sum(a)) ** 0.5
-    return output_array(buffer, raw.dtype, scale)
+    return output_array(buffer, raw.dtype, scale, as_float)
 
 
 def main():
@@ -83,6 +86,7 @@ def main():
     ap.add_argument('--patch-xy', type=int, default=128)
     ap.add_argument('--overlap', type=float, default=0.5)
     ap.add_argument('--scale', type=int, default=1, help='scale_factor (an integer in the published code)')
+    ap.add_argument('--float', action='store_true', help='write float32 instead of the published integer output')
     runtime.add_arguments(ap, default_mode='to-mkldnn')
     args = ap.parse_args()
     started = time.perf_counter()
@@ -91,7 +95,7 @@ def main():
     run = runtime.inference_runner(model, args.conv_mode)
     raw = tiff.read_stack(args.input)
     t0 = time.perf_counter()
-    out = denoise(model, raw, args.patch_xy, args.overlap, args.scale, run)
+    out = denoise(model, raw, args.patch_xy, args.overlap, args.scale, run, args.float)
     seconds = time.perf_counter() - t0
     tiff.write_stack(args.out, out)
     print(json.dumps({'output': args.out, 'shape': list(out.shape), 'dtype': str(out.dtype), 'denoise_s': seconds,

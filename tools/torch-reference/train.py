@@ -3,12 +3,15 @@
 
     /usr/bin/python3 tools/torch-reference/train.py noisy.tif [more.tif ...] --out model.pth \
         [--patch-xy 128] [--patch-t 32] [--overlap 0.5] [--train-size 6000] [--epochs 1] \
-        [--lr 1e-4] [--scale 1] [--seed 0] [--threads 2] [--conv-mode onednn]
+        [--lr 1e-4] [--scale 1] [--seed 0] [--threads 2] [--conv-mode onednn] \
+        [--embed-dim 128] [--heads 8] [--mlp-dim 512]
 
 Per stack: float32 / scale minus its own mean; the published patch grid; each epoch visits every
 patch in random order, applies one of the 8 dihedral transforms in (H, W), splits it by spatial
 redundancy sampling into input and two targets (T × P/2 × P/2) and takes one Adam step on the
 published loss. Writes the state dict after the last epoch; prints one JSON line with timings.
+The transformer sizes default to the published ones; smaller ones train the narrower networks
+that `srdtrans` benchmarks use on a CPU (e.g. `npm run bench -- parity`).
 """
 import argparse
 import json
@@ -107,6 +110,9 @@ def main():
     ap.add_argument('--lr', type=float, default=1e-4)
     ap.add_argument('--scale', type=float, default=1)
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--embed-dim', type=int, default=128, help='transformer token width E')
+    ap.add_argument('--heads', type=int, default=8, help='attention heads of both transformers')
+    ap.add_argument('--mlp-dim', type=int, default=512, help='hidden width of the transformer MLPs')
     runtime.add_arguments(ap)
     args = ap.parse_args()
     started = time.perf_counter()
@@ -118,7 +124,8 @@ def main():
         s = tiff.read_stack(path).astype(np.float32) / np.float32(args.scale)
         stacks.append(s - s.mean())
     grid = train_grid([s.shape for s in stacks], args.patch_xy, args.patch_t, args.overlap, args.train_size)
-    model = network.SRDTrans(network.ModelConfig(patch_t=args.patch_t)).train()
+    cfg = network.ModelConfig(embed_dim=args.embed_dim, heads=args.heads, mlp_dim=args.mlp_dim, patch_t=args.patch_t)
+    model = network.SRDTrans(cfg).train()
     model = runtime.prepare(model, args.conv_mode, training=True)
     optimizer = make_optimizer(model, args.lr)
     step_ms, losses = [], []

@@ -1,4 +1,4 @@
-import type { ModelRecord } from './model-dir.js';
+import type { ModelRecord } from '../../train/record.js';
 
 /** The README.md (rdf `documentation`) of a BioImage Model Zoo package written by bioimageio.ts. */
 

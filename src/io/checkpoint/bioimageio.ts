@@ -9,7 +9,7 @@ import { imageMontage } from '../../report/png.js';
 import { describeFsError, writeFileAtomic } from '../atomic.js';
 import { WRAPPED_INPUT, WRAPPED_OUTPUT, withPatchNormalisation } from './bioimageio-graph.js';
 import { bioimageioReadme } from './bioimageio-readme.js';
-import type { ModelRecord } from './model-dir.js';
+import type { ModelRecord } from '../../train/record.js';
 import { encodeNpy } from './npy.js';
 import { exportOnnx, ONNX_OPSET } from './onnx/export.js';
 import { toYaml, type YamlValue } from './yaml.js';

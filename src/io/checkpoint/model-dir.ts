@@ -1,12 +1,12 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { CheckpointError } from '../../errors.js';
-import type { ModelConfig } from '../../model/config.js';
 import type { StateDict } from '../../model/params.js';
 import { describeFsError, makeDirectory, writeFileAtomic } from '../atomic.js';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsFile } from './safetensors.js';
 import { isPthPath } from './pth.js';
 import { resolvePth } from './pth-model.js';
+import { PUBLISHED_RECIPE, type ModelRecord } from '../../train/record.js';
 
 /**
  * A model directory: `config.json` (architecture and how it was trained, so `denoise` never
@@ -16,31 +16,9 @@ import { resolvePth } from './pth-model.js';
 
 export const CONFIG_FILE = 'config.json';
 export const RESUME_FILE = 'resume.safetensors';
+/** The epoch with the lowest validation loss so far (only written when there is validation). */
+export const BEST_FILE = 'best.safetensors';
 const FORMAT = 'srdtrans-ts/1';
-
-export type Sampling = 'spatial' | 'temporal';
-
-export interface TrainingRecord {
-  sampling: Sampling;
-  patchXY: number;
-  patchT: number;
-  overlap: number;
-  trainSize: number;
-  epochs: number;
-  lr: number;
-  beta1: number;
-  beta2: number;
-  scale: number;
-  seed: number;
-  frames: number | null;
-  inputs: string[];
-}
-
-export interface ModelRecord {
-  format: string;
-  model: ModelConfig;
-  training: TrainingRecord;
-}
 
 export function epochFileName(epoch: number): string {
   return `epoch-${String(epoch).padStart(3, '0')}.safetensors`;
@@ -70,7 +48,7 @@ export async function readModelRecord(dir: string): Promise<ModelRecord> {
   if (record.format !== FORMAT || !record.model || !record.training) {
     throw new CheckpointError(`${file}: not an srdtrans-ts model config (format '${String(record.format)}')`);
   }
-  return record;
+  return { ...record, training: { ...PUBLISHED_RECIPE, ...record.training } };
 }
 
 export async function writeWeights(file: string, tensors: StateDict, metadata: Record<string, string>): Promise<void> {
@@ -120,6 +98,8 @@ export async function latestEpochFile(dir: string): Promise<string> {
 export interface ResolvedModel {
   record: ModelRecord;
   weightsFile: string;
+  /** Which weights of a model directory these are, in words ("best (epoch 7 of 10, ...)"); undefined for a file named directly. */
+  chosen?: string;
   /** 'pth': a PyTorch state dict, its record inferred from the tensor shapes (pth-model.ts). */
   format: 'safetensors' | 'pth';
   /** The weights (published names and layouts). */
@@ -130,8 +110,39 @@ function safetensorsModel(record: ModelRecord, weightsFile: string): ResolvedMod
   return { record, weightsFile, format: 'safetensors', load: async () => (await readWeights(weightsFile)).tensors };
 }
 
-/** `--model` may name a model directory, one checkpoint file inside one, or a PyTorch `.pth` state dict. */
-export async function resolveModel(modelPath: string): Promise<ResolvedModel> {
+/**
+ * The weights a model directory denoises with: epoch `epoch` when given, else best.safetensors
+ * (lowest validation loss) where training wrote one, else the newest epoch.
+ */
+export async function chooseWeights(dir: string, epoch?: number): Promise<{ file: string; chosen: string }> {
+  if (epoch !== undefined) {
+    const file = path.join(dir, epochFileName(epoch));
+    if (!(await isFile(file))) throw new CheckpointError(`${file}: not found; --epoch ${epoch} names an epoch this model directory does not hold`);
+    return { file, chosen: `epoch ${epoch} (--epoch)` };
+  }
+  const best = path.join(dir, BEST_FILE);
+  if (await isFile(best)) {
+    const meta = await readMetadata(best);
+    return { file: best, chosen: `best: epoch ${meta['epoch'] ?? '?'}, lowest validation loss (${Number(meta['val_loss']).toPrecision(4)})` };
+  }
+  const latest = await latestEpochFile(dir);
+  return { file: latest, chosen: `newest: ${path.basename(latest)} (no validation, so no best epoch)` };
+}
+
+async function isFile(file: string): Promise<boolean> {
+  return fs.stat(file).then((st) => st.isFile(), () => false);
+}
+
+/** The metadata of a safetensors file, reading only its header. */
+async function readMetadata(file: string): Promise<Record<string, string>> {
+  return (await readWeights(file)).metadata;
+}
+
+/**
+ * `--model` may name a model directory (with `epoch`: that epoch's checkpoint), one checkpoint
+ * file inside one, or a PyTorch `.pth` state dict.
+ */
+export async function resolveModel(modelPath: string, epoch?: number): Promise<ResolvedModel> {
   let stat;
   try {
     stat = await fs.stat(modelPath);
@@ -139,8 +150,11 @@ export async function resolveModel(modelPath: string): Promise<ResolvedModel> {
     throw new CheckpointError(`${modelPath}: model not found; pass the directory given to 'srdtrans train --out' or a checkpoint in it`);
   }
   if (stat.isDirectory()) {
-    return safetensorsModel(await readModelRecord(modelPath), await latestEpochFile(modelPath));
+    const record = await readModelRecord(modelPath);
+    const { file, chosen } = await chooseWeights(modelPath, epoch);
+    return { ...safetensorsModel(record, file), chosen };
   }
+  if (epoch !== undefined) throw new CheckpointError(`--epoch ${epoch}: applies to a model directory; ${modelPath} is one checkpoint file`);
   if (isPthPath(modelPath)) return resolvePth(modelPath);
   if (!modelPath.endsWith('.safetensors')) {
     throw new CheckpointError(`${modelPath}: unsupported checkpoint type; pass a model directory, a .safetensors checkpoint or a PyTorch .pth state dict`);

@@ -1,7 +1,7 @@
 import { CheckpointError } from '../../errors.js';
 import { inferModelConfig } from '../../model/infer-config.js';
 import type { StateDict } from '../../model/params.js';
-import type { ModelRecord, TrainingRecord } from './model-dir.js';
+import { PUBLISHED_RECIPE, type ModelRecord, type TrainingRecord } from '../../train/record.js';
 import { readPth, type PthCheckpoint } from './pth.js';
 
 /**
@@ -15,6 +15,7 @@ export const PTH_RECORD_FORMAT = 'pytorch-state-dict';
 
 export function pthTrainingDefaults(patchT: number): TrainingRecord {
   return {
+    ...PUBLISHED_RECIPE,
     sampling: 'spatial',
     patchXY: 128,
     patchT,

@@ -1,4 +1,4 @@
-import { inflateRawSync } from 'node:zlib';
+import { inflateSync } from 'fflate';
 
 /**
  * Just enough of the zip format for torch.save archives: torch writes every entry stored (not
@@ -28,6 +28,7 @@ const SIG_CENTRAL = 0x02014b50;
 const SIG_EOCD = 0x06054b50;
 const SIG_ZIP64_EOCD = 0x06064b50;
 const SIG_ZIP64_LOCATOR = 0x07064b50;
+const MAX_DEFLATE_RATIO = 1032;
 
 let crcTable: Uint32Array | undefined;
 
@@ -79,10 +80,17 @@ export class ZipReader {
     if (entry.method === 0) {
       data = raw;
     } else if (entry.method === 8) {
+      // fflate rather than node:zlib so that browsers can read checkpoints: only re-zipped
+      // checkpoints are deflated, so this is no hot path. Inflating into a buffer of the declared
+      // size bounds memory; output beyond it is dropped and fails the CRC. Deflate cannot expand
+      // more than 1032-fold, so a larger declared size is damage, not a reason to allocate it.
+      if (entry.size > raw.length * MAX_DEFLATE_RATIO) {
+        throw new ZipError(`zip entry ${entry.name} claims ${entry.size} bytes, more than its ${raw.length} deflated bytes can hold; the file is damaged`);
+      }
       try {
-        data = new Uint8Array(inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) }));
+        data = inflateSync(raw, { out: new Uint8Array(entry.size) });
       } catch (err) {
-        throw new ZipError(`zip entry ${entry.name}: cannot inflate (${(err as Error).message})`);
+        throw new ZipError(`zip entry ${entry.name}: cannot inflate (${(err as Error).message})`, { cause: err });
       }
     } else {
       throw new ZipError(`zip entry ${entry.name} uses compression method ${entry.method}; only stored and deflate are supported`);

@@ -1,8 +1,10 @@
 /**
- * Strip/tile decompression and predictors. Each decoder writes into a caller-sized output and
- * throws DecodeError (caught by the reader and turned into a StackError naming the file and page).
+ * Strip/tile decompression and predictors, on plain Uint8Arrays (no Node built-ins, so browsers
+ * can use them). Each decoder writes into a caller-sized output and throws DecodeError (caught by
+ * the reader and turned into a StackError naming the file and page).
  */
-import { inflateSync } from 'node:zlib';
+import { unzlibSync } from 'fflate';
+import { decompress as zstdDecompress } from 'fzstd';
 
 export class DecodeError extends Error {
   override name = 'DecodeError';
@@ -108,26 +110,82 @@ export function packBitsDecode(src: Uint8Array, out: Uint8Array): number {
   return op;
 }
 
+/**
+ * Inflates a zlib stream into `out` and returns how many bytes it wrote: at most out.length, the
+ * rest of longer data is dropped as the TIFF reader wants. Throws on corrupt data.
+ */
+export type ZlibInflate = (src: Uint8Array, out: Uint8Array) => number;
+
+/**
+ * fflate's inflate, which runs anywhere. It skips the Adler-32 check and is about 2.5× slower than
+ * node:zlib, so the Node file reader passes node:zlib's inflate instead (figures there).
+ */
+export const fflateInflate: ZlibInflate = (src, out) => {
+  // fflate returns `out` untouched, as if filled, for an empty deflate body; the shortest real
+  // zlib stream (header, an empty final block, checksum) is 8 bytes.
+  if (src.length < 8) throw new DecodeError('deflate data is corrupt');
+  return unzlibSync(src, { out }).length;
+};
+
 /** zlib-wrapped deflate (TIFF compression 8 and 32946). */
-export function deflateDecode(src: Uint8Array, out: Uint8Array): number {
-  let inflated: Buffer;
+export function deflateDecode(src: Uint8Array, out: Uint8Array, inflate: ZlibInflate = fflateInflate): number {
   try {
-    inflated = inflateSync(src);
-  } catch {
-    throw new DecodeError('deflate data is corrupt');
+    return inflate(src, out);
+  } catch (err) {
+    if (err instanceof DecodeError) throw err;
+    throw new DecodeError('deflate data is corrupt', { cause: err });
   }
-  const n = Math.min(inflated.length, out.length);
-  out.set(inflated.subarray(0, n));
+}
+
+/**
+ * Zstandard (TIFF compression 50000) through fzstd: pure JavaScript, 7 kB minified. On 100
+ * zstd -3 pages of 512×512 uint16 (27 MB → 52 MB; 2-core AMD EPYC under load, Node 20) it takes
+ * 468 ms where the WebAssembly zstddec that geotiff wraps took 222 ms: zstd TIFFs are rare, and
+ * either is far faster than training or denoising the stack, so the smaller decoder wins.
+ */
+export function zstdDecode(src: Uint8Array, out: Uint8Array): number {
+  let decoded: Uint8Array;
+  try {
+    decoded = zstdDecompress(src);
+  } catch (err) {
+    throw new DecodeError('zstd data is corrupt', { cause: err });
+  }
+  const n = Math.min(decoded.length, out.length);
+  out.set(decoded.subarray(0, n));
   return n;
 }
 
-/** Swaps the bytes of each `size`-byte sample in place (file byte order → host order). */
+/**
+ * Swaps the bytes of each `size`-byte sample in place (file byte order → host order). Whole
+ * 32-bit words at a time: on 52 MB that takes 11 ms for 2-byte samples and 14 ms for 4-byte ones,
+ * against about 20 ms byte by byte (Node's native Buffer.swap16 takes 2 ms, but is Node-only).
+ */
 export function swapBytes(bytes: Uint8Array, size: number): void {
   if (size === 1) return;
   const usable = bytes.length - (bytes.length % size);
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, usable);
-  if (size === 2) b.swap16();
-  else if (size === 4) b.swap32();
+  let done = 0;
+  if (bytes.byteOffset % 4 === 0) {
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, usable >>> 2);
+    if (size === 2) {
+      for (let i = 0; i < words.length; i++) {
+        const w = words[i]!;
+        words[i] = ((w >>> 8) & 0x00ff00ff) | ((w & 0x00ff00ff) << 8);
+      }
+    } else {
+      for (let i = 0; i < words.length; i++) {
+        const w = words[i]!;
+        words[i] = (w >>> 24) | ((w >>> 8) & 0xff00) | ((w & 0xff00) << 8) | (w << 24);
+      }
+    }
+    done = words.length * 4;
+  }
+  for (let o = done; o < usable; o += size) {
+    for (let a = o, b = o + size - 1; a < b; a++, b--) {
+      const t = bytes[a]!;
+      bytes[a] = bytes[b]!;
+      bytes[b] = t;
+    }
+  }
 }
 
 /**
