@@ -118,9 +118,14 @@ export async function main(args: string[]): Promise<void> {
 
   const runs: Run[] = [];
   try {
+    const report = (r: Run): void => {
+      runs.push(r);
+      // Each run as it ends: a long bench stopped half-way still says what it measured.
+      process.stderr.write(`parity: seed ${r.seed}, ${r.side}: SNR ${r.snr_db.toFixed(2)} dB, SSIM ${r.ssim.toFixed(3)}, trace r ${fmtR(r.trace_r)}\n`);
+    };
     for (const seed of o.seeds) {
-      runs.push(await trainOurs(o, seed, noisy, patchXY, score));
-      if (!o.oursOnly) runs.push(await trainTorch(o, seed, noisyFile, patchXY, threads, score));
+      report(await trainOurs(o, seed, noisy, patchXY, score));
+      if (!o.oursOnly) report(await trainTorch(o, seed, noisyFile, patchXY, threads, score));
     }
   } finally {
     await kernelThreads.stop();
