@@ -31,7 +31,7 @@ describe('validation and the best epoch', () => {
     assert.equal(log.epochs.length, 3);
     const config = JSON.parse(readFileSync(`${model}/config.json`, 'utf8'));
     assert.equal(config.training.valFraction, 0.25);
-    assert.equal(config.training.schedule, 'cosine');
+    assert.equal(config.training.schedule, 'constant');
     // The grid (8 patches on this stack) less the 2 held out: 6 steps an epoch.
     assert.equal(log.losses.length, 3 * 6);
     assert.deepEqual(log.epochs.map((e) => e.step), [6, 12, 18]);
