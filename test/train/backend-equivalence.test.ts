@@ -7,9 +7,9 @@
  *   differ from the stock ones by float32 rounding (≤ 3e-7 relative per op, tested per kernel);
  *   Adam amplifies such differences step by step, and measured over the first 5 steps they stay
  *   below 2e-5 here, so a wrong kernel (an off-by-one tail, a dropped term) shows at once;
- * - whole runs agree in distribution: the final validation losses' mean over the seeds differs
- *   from cpu's by less than their spread over seeds (and each run learns: its validation loss
- *   falls). A kernel that slows or biases learning moves the mean by more than seeds do.
+ * - whole runs agree: each seed's final validation loss within 1e-4 relative of cpu's (below),
+ *   and their mean over the seeds within the seeds' spread (the bound that still holds where
+ *   longer runs diverge chaotically); each run learns (its validation loss falls).
  */
 import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -82,6 +82,11 @@ async function compare(t: TestContext, backend: BackendName): Promise<void> {
     t.diagnostic(`seed ${seed}: first ${SHORT} losses within ${worst.toExponential(1)} relative; final validation cpu ${a.finalVal.toFixed(5)}, ${backend} ${b.finalVal.toFixed(5)}`);
     assert.ok(worst < 1e-4, `seed ${seed}: ${backend} losses ${b.losses.slice(0, SHORT)} vs cpu ${a.losses.slice(0, SHORT)}`);
     assert.ok(b.finalVal < b.firstVal, `seed ${seed}: ${backend} did not learn (validation ${b.firstVal} -> ${b.finalVal})`);
+    // This small network does not amplify rounding chaotically within two epochs (stock against
+    // ours: ≤ 6e-6 relative), so a kernel that changes gradients even slightly shows here: a GELU
+    // slope off by 0.1 % moved the final validation loss by 3e-3 relative.
+    const drift = Math.abs(b.finalVal - a.finalVal) / a.finalVal;
+    assert.ok(drift < 1e-4, `seed ${seed}: ${backend} ends at validation loss ${b.finalVal}, cpu at ${a.finalVal} (${drift.toExponential(1)} relative)`);
   });
   const spread = sd(cpu.map((r) => r.finalVal));
   const gap = Math.abs(mean(ours.map((r) => r.finalVal)) - mean(cpu.map((r) => r.finalVal)));

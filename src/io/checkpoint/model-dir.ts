@@ -98,7 +98,7 @@ export async function latestEpochFile(dir: string): Promise<string> {
 export interface ResolvedModel {
   record: ModelRecord;
   weightsFile: string;
-  /** Which weights of a model directory these are, in words ("best (epoch 7 of 10, ...)"); undefined for a file named directly. */
+  /** Which weights of a model directory these are, in words ("best: epoch 7, …"); undefined for a file named directly. */
   chosen?: string;
   /** 'pth': a PyTorch state dict, its record inferred from the tensor shapes (pth-model.ts). */
   format: 'safetensors' | 'pth';
@@ -129,13 +129,31 @@ export async function chooseWeights(dir: string, epoch?: number): Promise<{ file
   return { file: latest, chosen: `newest: ${path.basename(latest)} (no validation, so no best epoch)` };
 }
 
-async function isFile(file: string): Promise<boolean> {
+export async function isFile(file: string): Promise<boolean> {
   return fs.stat(file).then((st) => st.isFile(), () => false);
 }
 
-/** The metadata of a safetensors file, reading only its header. */
+/**
+ * The metadata of a safetensors file, reading only its header (8-byte length, JSON): the
+ * weights themselves are read once, when the chosen model is loaded.
+ */
 async function readMetadata(file: string): Promise<Record<string, string>> {
-  return (await readWeights(file)).metadata;
+  const handle = await fs.open(file, 'r').catch(() => {
+    throw new CheckpointError(`${file}: cannot read the checkpoint; check the path`);
+  });
+  try {
+    const length = new Uint8Array(8);
+    await handle.read(length, 0, 8, 0);
+    const size = Number(new DataView(length.buffer).getBigUint64(0, true));
+    const header = new Uint8Array(Math.min(size, 100_000_000));
+    const { bytesRead } = await handle.read(header, 0, header.length, 8);
+    const parsed = JSON.parse(new TextDecoder().decode(header.subarray(0, bytesRead))) as { __metadata__?: Record<string, string> };
+    return parsed.__metadata__ ?? {};
+  } catch (err) {
+    throw new CheckpointError(`${file}: not a valid safetensors checkpoint (${(err as Error).message}); copy it again or train again`, { cause: err });
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

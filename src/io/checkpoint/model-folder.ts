@@ -5,7 +5,7 @@ import type { StateDict } from '../../model/params.js';
 import type { TrainingLog } from '../../train/record.js';
 import type { CheckpointSink, ResumeState } from '../../train/sink.js';
 import { writeFileAtomic } from '../atomic.js';
-import { BEST_FILE, RESUME_FILE, epochFileName, readWeights, writeModelRecord, writeWeights } from './model-dir.js';
+import { BEST_FILE, RESUME_FILE, epochFileName, isFile, readWeights, writeModelRecord, writeWeights } from './model-dir.js';
 
 export const LOG_FILE = 'training-log.json';
 export const LOSS_CURVE_FILE = 'loss.png';
@@ -36,7 +36,7 @@ export function modelFolder(dir: string): CheckpointSink {
 
     async resumeState(): Promise<ResumeState> {
       const file = path.join(dir, RESUME_FILE);
-      if (!(await fs.stat(file).then((st) => st.isFile(), () => false))) {
+      if (!(await isFile(file))) {
         throw new CheckpointError(`${file}: not found; there is no interrupted run to resume in ${dir}; to start over, train into a new folder without --resume`);
       }
       const { tensors, metadata } = await readWeights(file);
