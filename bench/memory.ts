@@ -4,14 +4,15 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { machineLine, runCli, writeSyntheticStack } from './cli-run.js';
 import { table } from './table.js';
-import { positiveInt, positiveInts } from './options.js';
+import { BenchOptionError, positiveInt, positiveInts } from './options.js';
 
 const TOLERANCE_MIB = 100;
 
 /**
- * Peak RSS of the real `srdtrans denoise` on a short and a long uint16 stack (issue 7): beyond
- * the input stack itself, memory must not grow with the number of frames. A tiny network is
- * trained for one short epoch so that thousands of frames finish in minutes on a CPU.
+ * Peak RSS of the real `srdtrans denoise` on a short and a long uint16 stack, as TIFF and as
+ * OME-Zarr (issues 7 and 16): the input is read as the patches need it, so peak memory must not
+ * grow with the number of frames. A tiny network is trained for one short epoch so that
+ * thousands of frames finish in minutes on a CPU.
  */
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -25,12 +26,15 @@ export async function main(args: string[]): Promise<void> {
       // No overlap: the fewest patches, so thousands of frames finish in minutes; memory per slab is alike.
       overlap: { type: 'string', default: '0' },
       workers: { type: 'string', default: 'auto' },
+      formats: { type: 'string', default: 'tiff,ome-zarr' },
       keep: { type: 'boolean', default: false },
     },
   });
   const lengths = positiveInts('frames', values.frames);
   const size = positiveInt('size', values.size);
   const backend = values.backend!;
+  const formats = values.formats!.split(',');
+  if (formats.some((f) => f !== 'tiff' && f !== 'ome-zarr')) throw new BenchOptionError('--formats: expected tiff and/or ome-zarr');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'srdtrans-memory-'));
   try {
     process.stdout.write(`${machineLine()}\n`);
@@ -40,26 +44,34 @@ export async function main(args: string[]): Promise<void> {
     await runCli(['train', trainStack, '--out', model, '--backend', backend, '--f-maps', '1,2', '--embed-dim', '4', '--heads', '1',
       '--mlp-dim', '8', '--window', '4', '--patch-t', values['patch-t']!, '--patch-xy', '32', '--train-size', '2', '--epochs', '1']);
     process.stdout.write(`model: f_maps 1,2, embed 4, trained 1 short epoch; inference patch ${values['patch-xy']}² × ${values['patch-t']}, overlap ${values.overlap}, backend ${backend}, --workers ${values.workers}\n\n`);
-    const rows: string[][] = [['frames', 'input MiB', 'peak RSS MiB', 'RSS − input MiB', 'wall s']];
-    const extra: number[] = [];
-    for (const frames of lengths) {
-      const input = path.join(dir, `stack-${frames}.tif`);
-      await writeSyntheticStack(input, [frames, size, size], frames);
-      const inputMiB = (frames * size * size * 2) / 2 ** 20;
-      const output = path.join(dir, `out-${frames}.tif`);
-      const run = await runCli(['denoise', input, '--model', model, '--out', output,
-        '--backend', backend, '--patch-xy', values['patch-xy']!, '--overlap', values.overlap!, '--workers', values.workers!, '--json']);
-      const peakMiB = run.maxRssKiB / 1024;
-      extra.push(peakMiB - inputMiB);
-      rows.push([String(frames), inputMiB.toFixed(0), peakMiB.toFixed(0), (peakMiB - inputMiB).toFixed(0), run.seconds.toFixed(1)]);
-      rmSync(input);
-      rmSync(output);
+    const rows: string[][] = [['format', 'frames', 'input MiB', 'peak RSS MiB', 'wall s']];
+    let disagree = false;
+    for (const format of formats) {
+      const peaks: number[] = [];
+      for (const frames of lengths) {
+        const tiff = path.join(dir, `stack-${frames}.tif`);
+        await writeSyntheticStack(tiff, [frames, size, size], frames);
+        const ext = format === 'tiff' ? 'tif' : 'zarr';
+        const input = format === 'tiff' ? tiff : path.join(dir, `stack-${frames}.zarr`);
+        if (format !== 'tiff') {
+          await runCli(['convert', tiff, input]);
+          rmSync(tiff);
+        }
+        const output = path.join(dir, `out-${frames}.${ext}`);
+        const run = await runCli(['denoise', input, '--model', model, '--out', output,
+          '--backend', backend, '--patch-xy', values['patch-xy']!, '--overlap', values.overlap!, '--workers', values.workers!, '--json']);
+        const peakMiB = run.maxRssKiB / 1024;
+        peaks.push(peakMiB);
+        rows.push([format, String(frames), ((frames * size * size * 2) / 2 ** 20).toFixed(0), peakMiB.toFixed(0), run.seconds.toFixed(1)]);
+        rmSync(input, { recursive: true, force: true });
+        rmSync(output, { recursive: true, force: true });
+      }
+      const spread = Math.max(...peaks) - Math.min(...peaks);
+      disagree ||= spread > TOLERANCE_MIB;
+      process.stdout.write(`${format}: peak RSS differs by ${spread.toFixed(0)} MiB across lengths: ${spread <= TOLERANCE_MIB ? 'agree' : 'DISAGREE'} (tolerance ${TOLERANCE_MIB} MiB)\n`);
     }
-    process.stdout.write(table(rows) + '\n\n');
-    const spread = Math.max(...extra) - Math.min(...extra);
-    const agree = spread <= TOLERANCE_MIB;
-    process.stdout.write(`RSS beyond the input differs by ${spread.toFixed(0)} MiB across lengths: ${agree ? 'agree' : 'DISAGREE'} (tolerance ${TOLERANCE_MIB} MiB)\n`);
-    if (!agree) process.exitCode = 1;
+    process.stdout.write('\n' + table(rows) + '\n');
+    if (disagree) process.exitCode = 1;
   } finally {
     if (values.keep) process.stdout.write(`kept ${dir}\n`);
     else rmSync(dir, { recursive: true, force: true });

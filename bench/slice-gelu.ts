@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { GELU_KERNEL, registerWasmGelu } from '../src/engine/kernels/gelu.wasm.js';
+import { GELU_KERNEL } from '../src/engine/custom-kernels.js';
+import { registerWasmGelu } from '../src/engine/kernels/gelu.wasm.js';
 import { registerWasmSlice } from '../src/engine/kernels/slice.wasm.js';
 
 const RUNS = 5;

@@ -1,7 +1,4 @@
 #!/usr/bin/env node
-// The CLI is TypeScript run through tsx, so a clone works with `npm install` alone (no build step).
-import { register } from 'tsx/esm/api';
-
-register();
-const { main } = await import('../src/cli/main.ts');
+// The CLI runs the built package (dist/, made by `npm install` through the prepare script, or `npm run build`).
+const { main } = await import('../dist/cli/main.js');
 process.exitCode = await main(process.argv.slice(2));

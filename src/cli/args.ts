@@ -23,7 +23,7 @@ export function parseCommand(command: string, synopsis: string, spec: OptionSpec
     // Node's text may span lines (e.g. how to pass a value starting with '-'); drop only its advice
     // about positional arguments after '--', which does not apply to an unknown option here.
     const message = (err as Error).message.split('\n').join(' ').replace(/\. To specify a positional argument.*$/, '').replace(/\.$/, '');
-    throw new ConfigError(`${command}: ${message}; see 'srdtrans ${command} --help'`);
+    throw new ConfigError(`${command}: ${message}; see 'srdtrans ${command} --help'`, { cause: err });
   }
 }
 

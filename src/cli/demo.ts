@@ -80,7 +80,7 @@ export async function run(args: string[]): Promise<number> {
     // Patches per epoch, before the validation share is held out.
     trainSize: Math.ceil(steps / epochs / (1 - RECIPE.valFraction)), epochs,
     lr: RECIPE.lr, beta1: 0.5, beta2: 0.999, scale: 1, seed, frames: null, inputs: [files.noisy],
-    valFraction: RECIPE.valFraction, schedule, warmup: schedule === 'cosine' ? Math.round(0.03 * steps) : 0, init: null,
+    valFraction: RECIPE.valFraction, schedule, warmup: schedule === 'cosine' ? Math.round(0.03 * steps) : 0, init: null, patience: 0,
   };
   const modelDir = path.join(out, 'model');
   const trainBar = new ProgressBar('train', progressMode(false));
@@ -123,7 +123,7 @@ export async function run(args: string[]): Promise<number> {
   const ours = evaluate(denoised, sim.clean, sim.masks, baseline);
   const frame = Math.floor(frames / 2);
   await writeFileAtomic(files.figure, comparisonFigure({
-    noisy: sim.noisy, denoised, clean: sim.clean, labels: sim.masks.labels, frame, frameRate,
+    noisy: sim.noisy, outputs: [{ title: 'denoised', stack: denoised }], clean: sim.clean, labels: sim.masks.labels, frame, frameRate,
     title: `frame ${frame} of ${frames}: SNR ${raw.snr_db.toFixed(1)} -> ${ours.snr_db.toFixed(1)} dB, SSIM ${raw.ssim.toFixed(2)} -> ${ours.ssim.toFixed(2)}`,
   }));
   const seconds = (Date.now() - started) / 1000;

@@ -2,11 +2,12 @@ import { promises as fs } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { denoiseStack } from '../infer/denoise.js';
+import { denoiseStack, sourceMean } from '../infer/denoise.js';
 import { autoParallel } from '../infer/auto-parallel.js';
 import { WorkerPool } from '../infer/worker-pool.js';
 import { outputDType } from '../infer/stitch.js';
-import { openStack, TiffStackWriter } from '../io/tiff/index.js';
+import { createStackFile, openStackFile } from '../io/stack-file.js';
+import { isZarrPath } from '../io/zarr/files.js';
 import { makeOutputFolder } from './output.js';
 import { resolveModel, type ResolvedModel } from '../io/checkpoint/model-dir.js';
 import { inferenceGrid } from '../data/patches.js';
@@ -14,12 +15,12 @@ import { expandInputs } from '../io/inputs.js';
 import { choiceOption, numberOption, parseCommand, stringOption, threadCountOption, type OptionSpec } from './args.js';
 import { DENOISE_BACKENDS, openDenoiseNetwork, type DenoiseBackend, type DenoiseNetwork } from './denoise-network.js';
 import { ProgressBar, progressMode } from './progress.js';
-import { loadStacks } from './stacks.js';
 
 const SPEC: OptionSpec = {
   model: { type: 'string', help: 'model directory from `srdtrans train` (its best epoch), a checkpoint file in one, or a .pth' },
   epoch: { type: 'string', help: 'with a model directory: use this epoch\'s checkpoint instead of the best one' },
-  out: { type: 'string', help: 'output TIFF (one input) or folder (several inputs, or an existing folder)' },
+  out: { type: 'string', help: 'output TIFF or OME-Zarr (a name ending in .zarr) for one input, or a folder (several inputs, or an existing folder)' },
+  'zarr-format': { type: 'string', help: 'OME-Zarr output: 3 (OME-NGFF 0.5) or 2 (0.4, for tools that read only Zarr v2)', default: 3 },
   'patch-xy': { type: 'string', help: 'inference patch width/height (default: the training patch size)' },
   'patch-t': { type: 'string', help: 'inference patch length; must equal the model\'s (default: the model\'s)' },
   overlap: { type: 'string', help: 'overlap of neighbouring patches, 0..<1', default: 0.5 },
@@ -32,7 +33,7 @@ const SPEC: OptionSpec = {
 };
 
 export async function run(args: string[]): Promise<number> {
-  const parsed = parseCommand('denoise', '<stack.tif|folder>... --model <model> --out <file|folder> [options]', SPEC, args);
+  const parsed = parseCommand('denoise', '<stack.tif|stack.zarr|folder>... --model <model> --out <file|folder> [options]', SPEC, args);
   if (parsed === 'help') return 0;
   const { values, positionals } = parsed;
   const modelPath = stringOption(values, 'model');
@@ -51,6 +52,7 @@ export async function run(args: string[]): Promise<number> {
   const workersOption = threadCountOption(values, 'workers');
   const autoWorkers = workersOption === 'auto';
   const workers = autoWorkers ? availableParallelism() : workersOption;
+  const zarrFormat = numberOption(values, 'zarr-format', 3, { min: 2, max: 3, integer: true }) as 2 | 3;
   const epoch = values['epoch'] === undefined ? undefined : numberOption(values, 'epoch', 1, { min: 1, integer: true });
   const resolved = await resolveModel(modelPath, epoch);
   const { record } = resolved;
@@ -78,10 +80,15 @@ export async function run(args: string[]): Promise<number> {
   process.on('SIGINT', onSigint);
   try {
     for (const [i, file] of files.entries()) {
-      const [input] = await loadStacks([file], { channel });
-      const stack = input!.stack;
+      // Read as the patches need it, never whole: memory does not grow with the stack's length.
+      const stack = await openStackFile(file, channel === undefined ? {} : { channel });
       const target = targets[i]!;
-      const writer = await TiffStackWriter.create(target, stack.shape, outputDType(stack.dtype, options.asFloat));
+      const scale = 'scale' in stack.info ? { scale: stack.info.scale } : {};
+      const writer = await createStackFile(target, stack.shape, outputDType(stack.dtype, options.asFloat), { format: zarrFormat, ...scale })
+        .catch(async (err: unknown) => {
+          await stack.close();
+          throw err;
+        });
       let started = Date.now();
       try {
         if (!loaded) {
@@ -115,6 +122,8 @@ export async function run(args: string[]): Promise<number> {
       } catch (err) {
         await writer.abort();
         throw err;
+      } finally {
+        await stack.close();
       }
       const seconds = (Date.now() - started) / 1000;
       log(`srdtrans denoise: wrote ${target} (${stack.shape.join('×')}, ${seconds.toFixed(1)} s)`);
@@ -150,20 +159,30 @@ async function onWorkers(
   return { ...loaded, network: pool, inFlight: o.workers, description: `${loaded.description}, ${o.workers} worker threads` };
 }
 
-/** Opens a stack's header (type, channels, shape) and checks that the patches fit it; reads no pixels. Returns the patch count. */
+/**
+ * Opens a stack's header (type, channels, shape) and checks that the patches fit it; a float
+ * stack is also scanned for NaN and ±Inf, so that such a file is one line before any work
+ * starts. Returns the patch count.
+ */
 async function checkInput(file: string, channel: number | undefined, o: { patchXY: number; patchT: number; overlap: number }): Promise<number> {
-  const reader = await openStack(file, channel === undefined ? {} : { channel });
+  const reader = await openStackFile(file, channel === undefined ? {} : { channel });
   try {
-    return inferenceGrid(reader.shape, { patchXY: o.patchXY, patchT: o.patchT, overlap: o.overlap, name: file }).length;
+    const patches = inferenceGrid(reader.shape, { patchXY: o.patchXY, patchT: o.patchT, overlap: o.overlap, name: file }).length;
+    if (reader.dtype === 'float32') await sourceMean(reader, file);
+    return patches;
   } finally {
     await reader.close();
   }
 }
 
-/** One output file per input: `--out` is the file itself for one input, else a folder. */
+/** One output per input: `--out` is the file (or .zarr store) itself for one input, else a folder. */
 async function outputPaths(files: readonly string[], out: string): Promise<string[]> {
-  const isDir = await fs.stat(out).then((s) => s.isDirectory(), () => false);
+  const isDir = !isZarrPath(out) && (await fs.stat(out).then((s) => s.isDirectory(), () => false));
   if (files.length === 1 && !isDir && !out.endsWith(path.sep)) return [out];
   await makeOutputFolder(out);
-  return files.map((f) => path.join(out, `${path.basename(f).replace(/\.tiff?$/i, '')}_denoised.tif`));
+  // Each output in its input's format.
+  return files.map((f) => {
+    const name = path.basename(f.replace(/\/+$/, ''));
+    return path.join(out, isZarrPath(f) ? `${name.replace(/\.zarr$/i, '')}_denoised.zarr` : `${name.replace(/\.tiff?$/i, '')}_denoised.tif`);
+  });
 }

@@ -1,14 +1,14 @@
 import { StackError, ConfigError } from '../errors.js';
 import { evaluate, type Evaluation } from '../quality/metrics.js';
-import { readStack } from '../io/tiff/index.js';
+import { readStackFile } from '../io/stack-file.js';
 import { numberOption, parseCommand, stringOption, type OptionSpec } from './args.js';
 
 const SPEC: OptionSpec = {
-  denoised: { type: 'string', help: 'the stack to score (TIFF)' },
-  reference: { type: 'string', help: 'the ground truth (TIFF), same shape' },
+  denoised: { type: 'string', help: 'the stack to score (TIFF or OME-Zarr)' },
+  reference: { type: 'string', help: 'the ground truth (TIFF or OME-Zarr), same shape' },
   masks: { type: 'string', help: 'neuron label image (TIFF, one frame; 0 = background) for trace correlation' },
   baseline: { type: 'string', help: 'camera offset carried by the reference, left out of the SNR\'s signal energy', default: 0 },
-  json: { type: 'boolean', help: 'print one JSON object: snr_db, psnr_db, ssim, trace_r' },
+  json: { type: 'boolean', help: 'print one JSON object: snr_db, snr_z_db, psnr_db, ssim, trace_r' },
 };
 
 export async function run(args: string[]): Promise<number> {
@@ -18,15 +18,15 @@ export async function run(args: string[]): Promise<number> {
   const denoisedPath = stringOption(values, 'denoised');
   const referencePath = stringOption(values, 'reference');
   if (!denoisedPath || !referencePath) throw new ConfigError('evaluate: --denoised and --reference are both required');
-  const denoised = await readStack(denoisedPath);
-  const reference = await readStack(referencePath);
+  const denoised = await readStackFile(denoisedPath);
+  const reference = await readStackFile(referencePath);
   if (denoised.shape.join() !== reference.shape.join()) {
     throw new StackError(`${denoisedPath} is ${denoised.shape.join('×')} but ${referencePath} is ${reference.shape.join('×')}: compare stacks of the same shape`);
   }
   const masksPath = stringOption(values, 'masks');
   let masks: { labels: ArrayLike<number> } | null = null;
   if (masksPath) {
-    const m = await readStack(masksPath);
+    const m = await readStackFile(masksPath);
     if (m.shape[1] !== reference.shape[1] || m.shape[2] !== reference.shape[2]) {
       throw new StackError(`${masksPath}: masks are ${m.shape[1]}×${m.shape[2]} but the stacks are ${reference.shape[1]}×${reference.shape[2]}`);
     }
@@ -40,6 +40,7 @@ export async function run(args: string[]): Promise<number> {
 export function formatEvaluation(e: Evaluation): string {
   return [
     `SNR      ${e.snr_db.toFixed(2)} dB`,
+    `SNR z    ${e.snr_z_db.toFixed(2)} dB (both stacks standardised)`,
     `PSNR     ${e.psnr_db.toFixed(2)} dB`,
     `SSIM     ${e.ssim.toFixed(4)}`,
     `trace r  ${e.trace_r === null ? 'n/a (no masks)' : e.trace_r.toFixed(4)}`,

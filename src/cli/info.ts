@@ -1,6 +1,6 @@
 import { UserError } from '../errors.js';
 import { inferenceGrid, temporalExtent, trainGrid, type SamplingStrategy } from '../data/patches.js';
-import { openStack } from '../io/tiff/index.js';
+import { openStackFile, type StackFileReader } from '../io/stack-file.js';
 import { expandInputs } from '../io/inputs.js';
 import { choiceOption, numberOption, parseCommand, type OptionSpec } from './args.js';
 import { TRAIN_DEFAULTS } from './train.js';
@@ -16,7 +16,7 @@ const SPEC: OptionSpec = {
 };
 
 export async function run(args: string[]): Promise<number> {
-  const parsed = parseCommand('info', '<stack.tif|folder>... [options]', SPEC, args);
+  const parsed = parseCommand('info', '<stack.tif|stack.zarr|folder>... [options]', SPEC, args);
   if (parsed === 'help') return 0;
   const { values, positionals } = parsed;
   const patchXY = numberOption(values, 'patch-xy', TRAIN_DEFAULTS.patchXY, { min: 2, integer: true });
@@ -27,7 +27,7 @@ export async function run(args: string[]): Promise<number> {
   const channel = values['channel'] === undefined ? undefined : numberOption(values, 'channel', 0, { min: 0, integer: true });
   const json = values['json'] === true;
   for (const file of await expandInputs(positionals)) {
-    const reader = await openStack(file, channel === undefined ? {} : { channel });
+    const reader = await openStackFile(file, channel === undefined ? {} : { channel });
     try {
       const range = await valueRange(reader);
       const fits = (what: () => number): number | string => {
@@ -46,7 +46,7 @@ export async function run(args: string[]): Promise<number> {
       if (json) {
         process.stdout.write(JSON.stringify({
           file, shape: reader.shape, dtype: reader.dtype, axes: reader.axes, format: i.format, channel: i.channel,
-          bigTiff: i.bigTiff, compression: i.compression, min: range.min, max: range.max, mean: range.mean,
+          ...('bigTiff' in i ? { bigTiff: i.bigTiff, compression: i.compression } : { chunks: i.chunks, scale: i.scale }), min: range.min, max: range.max, mean: range.mean,
           grid: { patchXY, patchT, overlap, sampling, trainPatches, denoisePatches },
         }) + '\n');
         continue;
@@ -55,7 +55,7 @@ export async function run(args: string[]): Promise<number> {
       process.stdout.write([
         `${file}`,
         `  shape      ${t} frames × ${h} × ${w} (t, y, x)`,
-        `  type       ${reader.dtype}${i.bigTiff ? ', BigTIFF' : ''}, ${i.compression}`,
+        `  type       ${reader.dtype}${'bigTiff' in i ? `${i.bigTiff ? ', BigTIFF' : ''}, ${i.compression}` : `, chunks ${i.chunks.join('×')}`}`,
         `  axes       ${reader.axes} (${i.format})${i.channel !== null ? `, channel ${i.channel}` : ''}`,
         `  values     min ${range.min}  max ${range.max}  mean ${range.mean.toFixed(2)}`,
         `  patches    ${patchXY}×${patchXY}×${patchT}, overlap ${overlap}, ${sampling} sampling`,
@@ -71,7 +71,7 @@ export async function run(args: string[]): Promise<number> {
 }
 
 /** Min, max and mean, read a few frames at a time so a large stack is never held whole. */
-async function valueRange(reader: Awaited<ReturnType<typeof openStack>>): Promise<{ min: number; max: number; mean: number }> {
+async function valueRange(reader: StackFileReader): Promise<{ min: number; max: number; mean: number }> {
   const [t, h, w] = reader.shape;
   const chunk = Math.max(1, Math.floor(16_777_216 / (h * w)));
   let min = Infinity;

@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(args
   info: { summary: 'show a stack\'s shape, type, axes and patch grids', load: () => import('./info.js') },
   demo: { summary: 'simulate, train, denoise and score a small calcium stack', load: () => import('./demo.js') },
   simulate: { summary: 'write simulated calcium or SMLM stacks with ground truth', load: () => import('./simulate.js') },
+  convert: { summary: 'convert a stack between TIFF and OME-Zarr, streaming', load: () => import('./convert.js') },
   evaluate: { summary: 'score a denoised stack against a reference', load: () => import('./evaluate.js') },
   export: { summary: 'write a model as a PyTorch .pth state dict for the published code', load: () => import('./export.js') },
   bench: { summary: 'bench quality: every method against simulated ground truth', load: () => import('./bench.js') },

@@ -1,7 +1,7 @@
 import type { Stack } from '../data/stack.js';
 import { checkFinite } from '../data/normalize.js';
 import { expandInputs } from '../io/inputs.js';
-import { openStack } from '../io/tiff/index.js';
+import { openStackFile } from '../io/stack-file.js';
 
 export interface LoadedStack {
   path: string;
@@ -17,7 +17,7 @@ export async function loadStacks(inputs: readonly string[], opts: { channel?: nu
   const files = await expandInputs(inputs);
   const out: LoadedStack[] = [];
   for (const path of files) {
-    const reader = await openStack(path, opts.channel === undefined ? {} : { channel: opts.channel });
+    const reader = await openStackFile(path, opts.channel === undefined ? {} : { channel: opts.channel });
     try {
       const [t, h, w] = reader.shape;
       const frames = opts.frames ? Math.min(opts.frames, t) : t;

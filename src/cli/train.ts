@@ -39,6 +39,7 @@ const SPEC: OptionSpec = {
   'val-fraction': { type: 'string', help: 'share of the patches held out to score each epoch (best.safetensors); 0: none', default: TRAIN_DEFAULTS.valFraction },
   schedule: { type: 'string', help: `learning rate over the run: ${SCHEDULE_KINDS.join('|')} (published: constant)`, default: TRAIN_DEFAULTS.schedule },
   warmup: { type: 'string', help: 'steps of linear learning-rate warm-up', default: 0 },
+  patience: { type: 'string', help: 'stop once the validation loss has not fallen 0.1 % for this many epochs (0: run every epoch)', default: 0 },
   init: { type: 'string', help: 'start from this model\'s weights (fine-tuning; its architecture is used)' },
   backend: { type: 'string', help: BACKEND_CHOICES.join('|'), default: 'auto' },
   threads: { type: 'string', help: 'wasm: threads sharing each large kernel call (auto: one per core, at most 2)', default: 'auto' },
@@ -92,11 +93,16 @@ export async function run(args: string[]): Promise<number> {
   validateModelConfig(modelConfig);
   const frames = values['frames'] === undefined ? null : numberOption(values, 'frames', 0, { min: 1, integer: true });
   const training: TrainingRecord = previous
-    ? { ...previous.training, epochs: numberOption(values, 'epochs', previous.training.epochs, { min: 1, integer: true }) }
+    ? {
+        ...previous.training,
+        epochs: numberOption(values, 'epochs', previous.training.epochs, { min: 1, integer: true }),
+        patience: numberOption(values, 'patience', previous.training.patience, { min: 0, integer: true }),
+      }
     : {
         valFraction: numberOption(values, 'val-fraction', TRAIN_DEFAULTS.valFraction, { min: 0, max: 0.5 }),
         schedule: choiceOption<ScheduleKind>(values, 'schedule', SCHEDULE_KINDS, TRAIN_DEFAULTS.schedule),
         warmup: numberOption(values, 'warmup', 0, { min: 0, integer: true }),
+        patience: numberOption(values, 'patience', 0, { min: 0, integer: true }),
         init: initModel ? initModel.weightsFile : null,
         sampling: choiceOption<SamplingStrategy>(values, 'sampling', ['spatial', 'temporal'], 'spatial'),
         patchXY: numberOption(values, 'patch-xy', TRAIN_DEFAULTS.patchXY, { min: 2, integer: true }),
@@ -112,6 +118,7 @@ export async function run(args: string[]): Promise<number> {
         frames,
         inputs: positionals,
       };
+  if (training.patience > 0 && training.valFraction === 0) throw new ConfigError('--patience: stopping on a flat validation loss needs validation patches; drop --patience or give --val-fraction above 0');
   if (training.patchXY % 2 !== 0) throw new ConfigError(`--patch-xy ${training.patchXY}: must be even (pixels are split into 2×2 cells)`);
 
   const json = values['json'] === true;
@@ -170,10 +177,13 @@ export async function run(args: string[]): Promise<number> {
           case 'interrupted':
             log(`srdtrans train: saved ${e.checkpoint}; continue with: ${resumeCommand}`);
             break;
+          case 'flat':
+            log(`srdtrans train: the validation loss has not fallen 0.1 % in ${e.patience} epochs: stopping after epoch ${e.epochsDone} of ${training.epochs}`);
+            break;
         }
       },
     });
-    if (!result.interrupted && result.lastCheckpoint) {
+    if (!result.interrupted && (result.lastCheckpoint || result.flat)) {
       const { best } = result;
       const which = best ? `best epoch ${best.epoch} (validation loss ${best.valLoss!.toFixed(5)}), which denoise uses` : `latest ${result.lastCheckpoint}`;
       log(`srdtrans train: done; model in ${outDir}: ${which}; loss curve ${outDir}/loss.png`);

@@ -15,7 +15,7 @@
  *    for integers). NumPy >= 2.3 grows the block to the whole contiguous array; the numbers we
  *    match are the NumPy 1.x ones.
  */
-import type { Stack } from './stack.js';
+import type { Stack, StackArray } from './stack.js';
 import { StackError } from '../errors.js';
 
 const fround = Math.fround;
@@ -140,6 +140,47 @@ export function stackMean(stack: Stack): number {
 }
 
 /**
+ * stackMean over a stack that arrives in pieces (frames read a batch at a time), with the same
+ * result to the last bit for any split: NumPy's blocks of NUMPY_BUFSIZE values are formed across
+ * the pieces, and only the unfinished block is held.
+ */
+export class StreamingMean {
+  private acc = 0;
+  private count = 0;
+  private readonly pending: Float64Array | Float32Array;
+  private filled = 0;
+
+  constructor(private readonly float32: boolean) {
+    this.pending = float32 ? new Float32Array(NUMPY_BUFSIZE) : new Float64Array(NUMPY_BUFSIZE);
+  }
+
+  push(values: StackArray): void {
+    for (let at = 0; at < values.length;) {
+      const take = Math.min(values.length - at, NUMPY_BUFSIZE - this.filled);
+      this.pending.set(values.subarray(at, at + take), this.filled);
+      this.filled += take;
+      at += take;
+      if (this.filled === NUMPY_BUFSIZE) this.flush();
+    }
+  }
+
+  /** The mean of everything pushed (stackMean's value for the whole stack). */
+  mean(): number {
+    this.flush();
+    if (this.count === 0) throw new StackError('cannot take the mean of an empty stack');
+    return this.float32 ? fround(this.acc / this.count) : this.acc / this.count;
+  }
+
+  private flush(): void {
+    if (this.filled === 0) return;
+    if (this.float32) this.acc = fround(this.acc + pairwiseSum32(this.pending as Float32Array, 0, this.filled));
+    else this.acc += pairwiseSum64(this.pending, 0, this.filled);
+    this.count += this.filled;
+    this.filled = 0;
+  }
+}
+
+/**
  * The per-stack mean the published training subtracts: `(stack.astype(float32) / scale).mean()`,
  * a float32 value (float32 pairwise sums of the scaled values, divided by the count, rounded).
  */
@@ -200,8 +241,11 @@ export function extractPatch(
   return dst;
 }
 
-/** Throws a StackError naming the first frame of a float stack that holds NaN or ±Inf. */
-export function checkFinite(stack: Stack, path: string): void {
+/**
+ * Throws a StackError naming the first frame of a float stack that holds NaN or ±Inf
+ * (`firstFrame`: the index of the stack's frame 0 in the file, for a batch of a longer one).
+ */
+export function checkFinite(stack: Stack, path: string, firstFrame = 0): void {
   if (!(stack.data instanceof Float32Array)) return; // integer stacks are always finite
   const [T, H, W] = stack.shape;
   const data = stack.data;
@@ -214,7 +258,7 @@ export function checkFinite(stack: Stack, path: string): void {
         const y = Math.floor(i / W);
         const x = i - y * W;
         throw new StackError(
-          `${path}: frame ${t} (counting from 0) holds ${Number.isNaN(v) ? 'NaN' : v > 0 ? '+Inf' : '-Inf'} ` +
+          `${path}: frame ${firstFrame + t} (counting from 0) holds ${Number.isNaN(v) ? 'NaN' : v > 0 ? '+Inf' : '-Inf'} ` +
             `at y=${y}, x=${x}; replace non-finite pixels before denoising`,
         );
       }

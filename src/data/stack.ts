@@ -10,6 +10,20 @@ export interface Stack {
   readonly dtype: StackDType;
 }
 
+/** What a stack file's reader says before reading pixels (TIFF, OME-Zarr). */
+export interface StackFileInfo {
+  /** The file's path or URL, or the name it was opened under. */
+  readonly path: string;
+  /** Frames readFrames yields (after channel selection; z planes count as frames), height, width. */
+  readonly shape: readonly [t: number, h: number, w: number];
+  readonly dtype: StackDType;
+  /** The file's axes, outermost first, dimensions longer than 1 only, e.g. "TYX", "TCYX", "TZCYX". */
+  readonly axes: string;
+  readonly sizes: { readonly T: number; readonly Z: number; readonly C: number };
+  /** The selected channel (0-based), or null for a single-channel file read as a whole. */
+  readonly channel: number | null;
+}
+
 export function makeStackArray(dtype: StackDType, length: number): StackArray {
   switch (dtype) {
     case 'uint8': return new Uint8Array(length);

@@ -16,7 +16,7 @@ import type { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
-import { firstMessage, startTsWorker } from '../util/ts-worker.js';
+import { firstMessage, startWorker } from '../util/worker.js';
 import type { KernelArgs, WasmBackend } from './kernels/wasm-backend.js';
 import { planBatchMatMul } from './threads/batch-matmul-split.js';
 import { JobChannel, type SplitKernel } from './threads/channel.js';
@@ -115,7 +115,7 @@ class ThreadSet implements KernelThreads {
 
   static async start(threads: number, minFlops: number): Promise<ThreadSet> {
     const channels = Array.from({ length: threads - 1 }, () => new JobChannel());
-    const workers = channels.map((c) => startTsWorker(new URL('./threads/kernel-thread.ts', import.meta.url), { workerData: c.buffers }));
+    const workers = channels.map((c) => startWorker(import.meta.url, './threads/kernel-thread', { workerData: c.buffers }));
     try {
       await Promise.all(workers.map(ready));
     } catch (err) {

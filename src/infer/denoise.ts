@@ -1,6 +1,6 @@
 import { InterruptedError } from '../errors.js';
-import { makeStackArray, type Stack, type StackArray } from '../data/stack.js';
-import { extractPatch, stackMean } from '../data/normalize.js';
+import { makeStackArray, type Stack, type StackArray, type StackDType } from '../data/stack.js';
+import { checkFinite, extractPatch, StreamingMean } from '../data/normalize.js';
 import { inferenceGrid, inferenceSlabs } from '../data/patches.js';
 import { SRDTrans } from '../model/srdtrans.js';
 import { type PatchNetwork, tfjsNetwork } from './network.js';
@@ -24,6 +24,51 @@ export interface DenoiseOptions {
   inFlight?: number;
 }
 
+/**
+ * A stack's frames read on demand (a TIFF or OME-Zarr reader), so that denoising holds only the
+ * frames its current patches span, not the stack.
+ */
+export interface FrameSource {
+  readonly shape: readonly [t: number, h: number, w: number];
+  readonly dtype: StackDType;
+  /** Frames [start, start + count), into `into` when given. */
+  readFrames(start: number, count: number, into?: StackArray): Promise<StackArray>;
+}
+
+/** An in-memory stack as a FrameSource. */
+export function stackSource(stack: Stack): FrameSource {
+  const frame = stack.shape[1] * stack.shape[2];
+  return {
+    shape: stack.shape, dtype: stack.dtype,
+    readFrames: async (start, count, into) => {
+      const view = stack.data.subarray(start * frame, (start + count) * frame);
+      if (!into) return view;
+      into.set(view);
+      return into.subarray(0, view.length);
+    },
+  };
+}
+
+/** Frames per read when a source is scanned whole (the mean): about 16 MiB of pixels. */
+const SCAN_VOXELS = 4 * 2 ** 20;
+
+/**
+ * The whole-stack mean of a source (stackMean's value), read a batch of frames at a time; float
+ * stacks are checked for NaN and ±Inf on the way.
+ */
+export async function sourceMean(source: FrameSource, name = 'stack'): Promise<number> {
+  const [t, h, w] = source.shape;
+  const batch = Math.max(1, Math.floor(SCAN_VOXELS / (h * w)));
+  const mean = new StreamingMean(source.dtype === 'float32');
+  for (let start = 0; start < t; start += batch) {
+    const count = Math.min(batch, t - start);
+    const data = await source.readFrames(start, count);
+    checkFinite({ data, shape: [count, h, w], dtype: source.dtype }, name, start);
+    mean.push(data);
+  }
+  return mean.mean();
+}
+
 /** Receives finished output frames in order, so they can be written as they are done. */
 export interface FrameSink {
   writeFrames(frames: StackArray): Promise<void> | void;
@@ -31,27 +76,36 @@ export interface FrameSink {
 
 /**
  * The published inference: overlapping patches in t-major order through the network, the
- * centre of each kept and rescaled to the input's intensity, stitched slab by slab. Memory
- * beyond the input stack is one slab (kept frames of one temporal position) and one patch per
- * patch in flight.
+ * centre of each kept and rescaled to the input's intensity, stitched slab by slab. The input is
+ * read twice, a batch of frames at a time: once for the whole-stack mean, then as a window of
+ * one patch length that slides forward with the patches. So memory is that window, one slab
+ * (kept frames of one temporal position) and one patch per patch in flight, at any stack length.
  * `model`: the TF.js model (on the active backend) or any PatchNetwork; it is not disposed.
  */
-export async function denoiseStack(model: SRDTrans | PatchNetwork, stack: Stack, options: DenoiseOptions, sink: FrameSink): Promise<void> {
+export async function denoiseStack(model: SRDTrans | PatchNetwork, input: Stack | FrameSource, options: DenoiseOptions, sink: FrameSink): Promise<void> {
   const network = model instanceof SRDTrans ? tfjsNetwork(model) : model;
+  const source = 'readFrames' in input ? input : stackSource(input);
   const patchT = network.patchT;
   const { patchXY, scale } = options;
-  const [, h, w] = stack.shape;
-  const grid = inferenceGrid(stack.shape, { patchXY, patchT, overlap: options.overlap, name: options.name });
-  const mean = stackMean(stack);
+  const [, h, w] = source.shape;
+  const grid = inferenceGrid(source.shape, { patchXY, patchT, overlap: options.overlap, name: options.name });
+  const mean = await sourceMean(source, options.name);
+  const window = new FrameWindow(source, patchT);
   const size = { t: patchT, h: patchXY, w: patchXY };
   const inFlight = Math.max(1, options.inFlight ?? 1);
   // Patch i is read into inputs[i % inFlight], which stitching reads again once its result is in.
   const inputs = Array.from({ length: inFlight }, () => new Float32Array(patchT * patchXY * patchXY));
   const pending: Array<Promise<Float32Array>> = [];
   let next = 0;
+  // Patches are read one after another, in order, so that the window only ever moves forward.
+  let reading: Promise<unknown> = Promise.resolve();
   const startPatch = (i: number): Promise<Float32Array> => {
-    extractPatch(stack, grid[i]!.origin, size, scale, mean, inputs[i % inFlight]!);
-    const output = network.run(inputs[i % inFlight]!, size);
+    const { origin } = grid[i]!;
+    const read = reading.then(async () => {
+      extractPatch(await window.at(origin.t), { ...origin, t: 0 }, size, scale, mean, inputs[i % inFlight]!);
+    });
+    reading = read.catch(() => undefined);
+    const output = read.then(() => network.run(inputs[i % inFlight]!, size));
     // Awaited in order below; a later patch failing first must not count as unhandled.
     output.catch(() => undefined);
     return output;
@@ -69,11 +123,36 @@ export async function denoiseStack(model: SRDTrans | PatchNetwork, stack: Stack,
       if (options.signal) {
         // Inference on cpu/wasm never yields to the event loop, so a Ctrl-C handler could
         // not run until the whole stack was done.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await new Promise<void>((resolve) => setTimeout(resolve, 0));
         if (options.signal.aborted) throw new InterruptedError('interrupted');
       }
     }
-    await sink.writeFrames(toOutputType(finalFrames(buffer, slab), stack.dtype, scale, options.asFloat));
+    await sink.writeFrames(toOutputType(finalFrames(buffer, slab), source.dtype, scale, options.asFloat));
+  }
+}
+
+/**
+ * The `length` frames from a start that only moves forward (patches come in t-major order):
+ * frames shared with the previous window are moved, not read again.
+ */
+class FrameWindow {
+  private readonly data: StackArray;
+  private start = -1;
+  private readonly frame: number;
+
+  constructor(private readonly source: FrameSource, private readonly length: number) {
+    this.frame = source.shape[1] * source.shape[2];
+    this.data = makeStackArray(source.dtype, length * this.frame);
+  }
+
+  async at(start: number): Promise<Stack> {
+    if (start !== this.start) {
+      const kept = this.start >= 0 && start > this.start ? Math.max(0, this.start + this.length - start) : 0;
+      if (kept > 0) this.data.copyWithin(0, (start - this.start) * this.frame, this.length * this.frame);
+      await this.source.readFrames(start + kept, this.length - kept, this.data.subarray(kept * this.frame));
+      this.start = start;
+    }
+    return { data: this.data, shape: [this.length, this.source.shape[1], this.source.shape[2]], dtype: this.source.dtype };
   }
 }
 

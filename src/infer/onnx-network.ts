@@ -1,5 +1,4 @@
 import { availableParallelism } from 'node:os';
-import type * as Ort from 'onnxruntime-node';
 import { ConfigError } from '../errors.js';
 import { exportOnnx, ONNX_INPUT, ONNX_OUTPUT } from '../io/checkpoint/onnx/export.js';
 import type { ModelConfig } from '../model/config.js';
@@ -12,10 +11,34 @@ import type { PatchNetwork } from './network.js';
  * a GPU it is the faster path: about twice TF.js's wasm backend per patch on a 2-core x86.
  */
 
+/**
+ * The part of onnxruntime-node used here. Typed here rather than from the package: it is an
+ * optional dependency, so the build must not need it.
+ */
+export interface OnnxRuntime {
+  InferenceSession: {
+    create(model: Uint8Array, options: {
+      executionProviders: string[];
+      intraOpNumThreads: number;
+      interOpNumThreads: number;
+      executionMode: 'sequential';
+      graphOptimizationLevel: 'all';
+    }): Promise<OnnxSession>;
+  };
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
+}
+
+interface OnnxSession {
+  run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown }>>;
+  release(): Promise<void>;
+}
+
 /** onnxruntime-node, loaded on first use (its native library is ~45 MB); undefined if not installed. */
-export async function loadOnnxRuntime(): Promise<typeof Ort | undefined> {
+export async function loadOnnxRuntime(): Promise<OnnxRuntime | undefined> {
+  // A variable, so that the compiler does not look for the optional package's types.
+  const name = 'onnxruntime-node';
   try {
-    const mod = (await import('onnxruntime-node')) as typeof Ort & { default?: typeof Ort };
+    const mod = (await import(name)) as OnnxRuntime & { default?: OnnxRuntime };
     return mod.InferenceSession ? mod : mod.default;
   } catch {
     return undefined;

@@ -4,7 +4,7 @@ import type { BackendName } from '../engine/backend.js';
 import { CheckpointError, ConfigError, StackError, UserError } from '../errors.js';
 import type { ModelConfig } from '../model/config.js';
 import type { StateDict } from '../model/params.js';
-import { firstMessage, startTsWorker } from '../util/ts-worker.js';
+import { firstMessage, startWorker } from '../util/worker.js';
 import type { PatchNetwork } from './network.js';
 
 /** What each worker is started with (cloned into it once). */
@@ -69,7 +69,7 @@ export class WorkerPool implements PatchNetwork {
     if (!Number.isInteger(size) || size < 1) throw new ConfigError(`the number of workers must be a positive integer, got ${size}`);
     const workers: Worker[] = [];
     try {
-      for (let i = 0; i < size; i++) workers.push(startWorker(setup));
+      for (let i = 0; i < size; i++) workers.push(startPatchWorker(setup));
       await Promise.all(workers.map(ready));
     } catch (err) {
       await Promise.all(workers.map((w) => w.terminate()));
@@ -128,8 +128,8 @@ export class WorkerPool implements PatchNetwork {
   }
 }
 
-function startWorker(setup: WorkerSetup): Worker {
-  return startTsWorker(new URL('./patch-worker.ts', import.meta.url), { workerData: setup });
+function startPatchWorker(setup: WorkerSetup): Worker {
+  return startWorker(import.meta.url, './patch-worker', { workerData: setup });
 }
 
 async function ready(worker: Worker): Promise<void> {

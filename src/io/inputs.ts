@@ -1,7 +1,8 @@
-/** Expands command-line inputs (TIFF files and folders of TIFFs) into a list of files. */
+/** Expands command-line inputs (TIFF files, OME-Zarr stores, folders of TIFFs) into a list of stacks. */
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { StackError } from '../errors.js';
+import { isZarrPath } from './zarr/files.js';
 
 const TIFF_NAME = /\.tiff?$/i;
 const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
@@ -16,8 +17,9 @@ function q(p: string): string {
 }
 
 /**
- * Each argument is a TIFF file or a folder; a folder stands for its *.tif / *.tiff files (not
- * recursive, hidden files skipped), in natural order. A file given twice is listed once.
+ * Each argument is a TIFF file, an OME-Zarr store (a folder named *.zarr, or an http(s) URL) or a
+ * folder; a folder stands for its *.tif / *.tiff files (not recursive, hidden files skipped), in
+ * natural order. A file given twice is listed once.
  * Throws StackError for a missing path, an unreadable folder, a folder without TIFFs, or no inputs.
  */
 export async function expandInputs(paths: readonly string[]): Promise<string[]> {
@@ -32,6 +34,10 @@ export async function expandInputs(paths: readonly string[]): Promise<string[]> 
     }
   };
   for (const p of paths) {
+    if (/^https?:\/\//i.test(p)) {
+      add(p);
+      continue;
+    }
     let isDir: boolean;
     try {
       isDir = (await fsp.stat(p)).isDirectory();
@@ -41,7 +47,7 @@ export async function expandInputs(paths: readonly string[]): Promise<string[]> 
       if (code === 'EACCES' || code === 'EPERM') throw new StackError(`Input ${q(p)} cannot be read: permission denied. Check its permissions.`);
       throw new StackError(`Input ${q(p)} cannot be read: the file system reported ${code ?? 'an I/O error'}. Check that the disk is available.`);
     }
-    if (!isDir) {
+    if (!isDir || isZarrPath(p)) {
       add(p);
       continue;
     }

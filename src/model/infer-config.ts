@@ -61,7 +61,7 @@ export function inferModelConfig(sd: StateDict): ModelConfig {
   try {
     validateModelConfig(config);
   } catch (err) {
-    if (err instanceof ConfigError) throw new CheckpointError(`the tensor shapes describe no valid SRDTrans (${err.message})`);
+    if (err instanceof ConfigError) throw new CheckpointError(`the tensor shapes describe no valid SRDTrans (${err.message})`, { cause: err });
     throw err;
   }
   return config;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, packKeep } from '../engine/kernels/attention.webgpu.js';
-import type { AttentionAttrs } from '../engine/kernels/attention.webgpu.js';
-import { GELU_KERNEL, wasmGeluTakes, type GeluAttrs } from '../engine/kernels/gelu.wasm.js';
+import {
+  ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, customKernelTakes, GELU_KERNEL, packKeep, type AttentionAttrs, type GeluAttrs,
+} from '../engine/custom-kernels.js';
 import type { Rng } from '../util/rng.js';
 import { fanInBound, ONES, ZEROS } from './init.js';
 import type { ParamSpec } from './params.js';
@@ -253,11 +253,12 @@ function lnFc1(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, w1: tf.Tensor2D,
 
 /**
  * GELU(h) = h·Φ(h) (exact, erf-based, as PyTorch's nn.GELU), and with `withSlope` its derivative
- * Φ(h) + h·φ(h). On wasm one SIMD kernel (engine/kernels/gelu.wasm.ts: 6.7× faster than the
- * twelve stock passes in bench/slice-gelu.ts, within 3e-7 of them); elsewhere stock ops.
+ * Φ(h) + h·φ(h). One custom kernel where the engine registered one that takes h (wasm's SIMD
+ * kernel, engine/kernels/gelu.wasm.ts: 6.7× faster than the twelve stock passes in
+ * bench/slice-gelu.ts, within 3e-7 of them); elsewhere stock ops.
  */
 function gelu(h: tf.Tensor, withSlope: boolean): { g: tf.Tensor; slope?: tf.Tensor } {
-  if (wasmGeluTakes(h)) {
+  if (customKernelTakes(GELU_KERNEL, h)) {
     const attrs: GeluAttrs = { slope: withSlope };
     const out = tf.engine().runKernel(GELU_KERNEL, { x: h }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
     return Array.isArray(out) ? { g: out[0]!, slope: out[1]! } : { g: out };
@@ -394,14 +395,15 @@ function matMulBT(a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D {
 
 /**
  * Multi-head attention core on packed qkv [M, N, 3E] → [M, N, E]: softmax(q·kᵀ·scale + bias +
- * mask), dropout, ·v, heads merged. On webgpu the fused kernels (fusedAttention), elsewhere
- * stock ops (compositeAttention: bit for bit what the cpu and wasm backends always ran).
+ * mask), dropout, ·v, heads merged. The fused kernels (fusedAttention) where the engine
+ * registered them (webgpu), elsewhere stock ops (compositeAttention: bit for bit what the cpu
+ * and wasm backends always ran).
  */
 export function attention(qkv: tf.Tensor3D, o: AttentionOptions): tf.Tensor3D {
   const [m, n] = qkv.shape;
   const size = m * o.heads * n * n;
   if (o.keep && o.keep.length !== size) throw new Error(`attention: ${o.keep.length} mask values for ${size}`);
-  return tf.getBackend() === 'webgpu' ? fusedAttention(qkv, o) : compositeAttention(qkv, o);
+  return customKernelTakes(ATTENTION_KERNEL, qkv) ? fusedAttention(qkv, o) : compositeAttention(qkv, o);
 }
 
 /**
@@ -470,8 +472,8 @@ export function compositeAttention(qkv: tf.Tensor3D, o: AttentionOptions): tf.Te
 }
 
 /**
- * attention() as the fused webgpu kernels (src/engine/kernels/attention.webgpu.ts; webgpu backend
- * only): no [M, heads, N, N] tensor in either pass. The tape keeps qkv, out, the per-row
+ * attention() as the fused kernels (src/engine/kernels/attention.webgpu.ts; on a backend that
+ * registered them): no [M, heads, N, N] tensor in either pass. The tape keeps qkv, out, the per-row
  * log-sum-exp [M, heads, N], the bias and the bit-packed keep flags; the constant mask is
  * uploaded again for the backward pass.
  */

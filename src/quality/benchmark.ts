@@ -1,47 +1,69 @@
 import { frameOf, type Stack } from '../data/stack.js';
 import type { SamplingStrategy } from '../data/patches.js';
 import { PUBLISHED_RECIPE, type TrainingRecord } from '../train/record.js';
-import { memorySink } from '../train/sink.js';
+import { memorySink, type CheckpointSink } from '../train/sink.js';
+import type { StateDict } from '../model/params.js';
 import type { ModelConfig } from '../model/config.js';
 import { SRDTrans } from '../model/srdtrans.js';
 import { train } from '../train/loop.js';
 import { denoiseToStack } from '../infer/denoise.js';
 import { gaussianSpatial, gaussianSpatioTemporal, movingAverage } from './baselines.js';
-import { evaluate, type Evaluation } from './metrics.js';
+import { evaluate, standardizedSnrDb, type Evaluation } from './metrics.js';
 import { simulateCalcium } from './simulate/calcium.js';
 import { simulateSmlm } from './simulate/smlm.js';
 
-/** One simulated condition: a calcium frame rate, or SMLM. */
+/** One simulated condition: calcium at a frame rate and photon level, or SMLM. */
 export interface Condition {
   name: string;
   kind: 'calcium' | 'smlm';
   frameRate: number | null;
+  /** Mean photons per pixel per frame of the calcium simulation (null: SMLM's own). */
+  photons: number | null;
+}
+
+/**
+ * Where a learned model trains: memory unless given; a model folder per method and condition
+ * lets an interrupted benchmark continue (`bench quality --resume`).
+ */
+export interface ModelPlace {
+  sink: CheckpointSink;
+  /** The sink holds a run to continue. */
+  resume: boolean;
+  /** The weights to denoise with that the sink holds (a run with nothing left to do returns none). */
+  weights(): Promise<StateDict>;
 }
 
 export interface QualityOptions {
-  frameRates: number[];
-  smlm: boolean;
+  conditions: Condition[];
   frames: number;
   size: number;
-  /** Training steps (patches) per learned model. */
+  /** Training steps (patches) per learned model, at most: fewer when the validation loss goes flat first. */
   steps: number;
+  /** Epochs the steps are split into; each is scored on held-out patches. */
+  epochs: number;
+  /** Stop a model once its validation loss has not fallen for this many epochs (0: never). */
+  patience: number;
   /** Adam learning rate for both learned methods. */
   lr: number;
   model: ModelConfig;
   patchXY: number;
   seed: number;
+  /** Where each learned model trains, by a key naming condition and method; default memory. */
+  place?: (key: string) => Promise<ModelPlace>;
   onEvent?: (e: QualityEvent) => void;
 }
 
 export type QualityEvent =
   | { type: 'condition'; condition: Condition }
-  | { type: 'method'; condition: Condition; method: string; evaluation: Evaluation; seconds: number }
+  | { type: 'method'; condition: Condition; method: string; evaluation: Evaluation; seconds: number; steps: number | null }
   | { type: 'train-step'; condition: Condition; method: string; done: number; total: number; loss: number };
 
 export interface MethodResult {
   method: string;
   evaluation: Evaluation;
   seconds: number;
+  /** Training steps a learned method ran (null for the others). */
+  steps: number | null;
 }
 
 export interface ConditionResult {
@@ -49,9 +71,47 @@ export interface ConditionResult {
   results: MethodResult[];
   /** Middle frame of the noisy input, ground truth and each method's output, for figures. */
   frames: { title: string; frame: Float32Array }[];
+  /** The simulation and the learned methods' whole outputs, for trace figures (calcium only). */
+  stacks: { noisy: Stack; clean: Stack; labels: ArrayLike<number> | null; learned: { method: string; stack: Stack }[] };
 }
 
 export const METHODS = ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 'SRDTrans (spatial)', 'temporal sampling (DeepCAD-style)'] as const;
+
+/** The calcium conditions of `bench quality` at a fixed photon level. */
+export function calciumConditions(frameRates: readonly number[], photons: number): Condition[] {
+  return frameRates.map((r) => ({ name: `calcium ${r} Hz`, kind: 'calcium', frameRate: r, photons }));
+}
+
+/**
+ * The SRDTrans paper's noise levels on our simulator: raw standardised SNR (metrics.ts) of −1 dB
+ * at 0.3 Hz rising linearly in log frame rate to +1 dB at 30 Hz. For each rate, the photon level
+ * that gives that SNR on this stack is found by bisection (the simulator keeps the cells and
+ * spikes when only the photon level changes, so SNR grows monotonically with it).
+ */
+export function paperConditions(frameRates: readonly number[], shape: readonly [number, number, number], seed: number): Condition[] {
+  return frameRates.map((frameRate) => {
+    const target = paperRawSnr(frameRate);
+    const snrAt = (photons: number) => {
+      const sim = simulateCalcium({ shape, frameRate, seed, photons });
+      return standardizedSnrDb(sim.noisy, sim.clean);
+    };
+    let [lo, hi] = [Math.log(0.05), Math.log(50)];
+    for (let i = 0; i < 14; i++) {
+      const mid = (lo + hi) / 2;
+      if (snrAt(Math.exp(mid)) < target) lo = mid;
+      else hi = mid;
+    }
+    const photons = Number(Math.exp((lo + hi) / 2).toPrecision(3));
+    return { name: `calcium ${frameRate} Hz`, kind: 'calcium', frameRate, photons };
+  });
+}
+
+/** The raw SNR (standardised, dB) of the paper's simulations at a frame rate: −1 at 0.3 Hz, +1 at 30 Hz. */
+export function paperRawSnr(frameRate: number): number {
+  return -1 + Math.log10(frameRate / 0.3);
+}
+
+export const SMLM_CONDITION: Condition = { name: 'SMLM', kind: 'smlm', frameRate: null, photons: null };
 
 /**
  * The ground-truth comparison behind `srdtrans bench quality`: for each condition, simulate,
@@ -59,10 +119,8 @@ export const METHODS = ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 
  * sampling, and score everything against the simulation's ground truth.
  */
 export async function runQualityBenchmark(options: QualityOptions): Promise<ConditionResult[]> {
-  const conditions: Condition[] = options.frameRates.map((r) => ({ name: `calcium ${r} Hz`, kind: 'calcium', frameRate: r }));
-  if (options.smlm) conditions.push({ name: 'SMLM', kind: 'smlm', frameRate: null });
   const out: ConditionResult[] = [];
-  for (const condition of conditions) {
+  for (const condition of options.conditions) {
     options.onEvent?.({ type: 'condition', condition });
     out.push(await runCondition(condition, options));
   }
@@ -72,7 +130,7 @@ export async function runQualityBenchmark(options: QualityOptions): Promise<Cond
 async function runCondition(condition: Condition, options: QualityOptions): Promise<ConditionResult> {
   const shape = [options.frames, options.size, options.size] as const;
   const sim = condition.kind === 'calcium'
-    ? simulateCalcium({ shape, frameRate: condition.frameRate!, seed: options.seed, photons: 2 })
+    ? simulateCalcium({ shape, frameRate: condition.frameRate!, seed: options.seed, photons: condition.photons! })
     : simulateSmlm({ shape, seed: options.seed });
   const masks = 'masks' in sim ? sim.masks : null;
   const score = (x: Stack) => evaluate(x, sim.clean, masks, { baseline: sim.params.offset });
@@ -82,12 +140,13 @@ async function runCondition(condition: Condition, options: QualityOptions): Prom
     { title: 'ground truth', frame: frameOf(sim.clean, middle) },
   ];
   const results: MethodResult[] = [];
-  const record = (method: string, output: Stack, started: number) => {
+  const learned: { method: string; stack: Stack }[] = [];
+  const record = (method: string, output: Stack, started: number, steps: number | null = null) => {
     const seconds = (performance.now() - started) / 1000;
     const evaluation = score(output);
-    results.push({ method, evaluation, seconds });
+    results.push({ method, evaluation, seconds, steps });
     if (method !== 'raw') frames.push({ title: method, frame: frameOf(output, middle) });
-    options.onEvent?.({ type: 'method', condition, method, evaluation, seconds });
+    options.onEvent?.({ type: 'method', condition, method, evaluation, seconds, steps });
   };
   let t0 = performance.now();
   record('raw', sim.noisy, t0);
@@ -99,26 +158,35 @@ async function runCondition(condition: Condition, options: QualityOptions): Prom
   record('moving average', movingAverage(sim.noisy, 3), t0);
   for (const [sampling, method] of [['spatial', METHODS[4]], ['temporal', METHODS[5]]] as const) {
     t0 = performance.now();
-    record(method, await trainAndDenoise(sim.noisy, sampling, method, condition, options), t0);
+    const { stack, steps } = await trainAndDenoise(sim.noisy, sampling, method, condition, options);
+    learned.push({ method, stack });
+    record(method, stack, t0, steps);
   }
-  return { condition, results, frames };
+  return { condition, results, frames, stacks: { noisy: sim.noisy, clean: sim.clean, labels: masks?.labels ?? null, learned } };
 }
 
-async function trainAndDenoise(noisy: Stack, sampling: SamplingStrategy, method: string, condition: Condition, options: QualityOptions): Promise<Stack> {
+async function trainAndDenoise(
+  noisy: Stack, sampling: SamplingStrategy, method: string, condition: Condition, options: QualityOptions,
+): Promise<{ stack: Stack; steps: number }> {
+  const valFraction = options.epochs > 1 || options.patience > 0 ? 0.05 : 0;
   const training: TrainingRecord = {
-    ...PUBLISHED_RECIPE, sampling, patchXY: options.patchXY, patchT: options.model.patchT, overlap: 0.5, trainSize: options.steps, epochs: 1,
+    ...PUBLISHED_RECIPE, sampling, patchXY: options.patchXY, patchT: options.model.patchT, overlap: 0.5,
+    trainSize: Math.ceil(options.steps / options.epochs / (1 - valFraction)), epochs: options.epochs,
     lr: options.lr, beta1: 0.5, beta2: 0.999, scale: 1, seed: options.seed, frames: null, inputs: [condition.name],
+    valFraction, patience: options.patience,
   };
+  const place = options.place ? await options.place(`${condition.name} ${sampling}`) : null;
   const result = await train([noisy], {
-    model: options.model, training, sink: memorySink(),
+    model: options.model, training, sink: place?.sink ?? memorySink(), resume: place?.resume ?? false,
     onEvent: (e) => {
       if (e.type === 'step') options.onEvent?.({ type: 'train-step', condition, method, done: e.stepsDone, total: e.stepsTotal, loss: e.loss });
     },
   });
   const model = new SRDTrans(options.model, options.seed);
   try {
-    model.loadStateDict(result.weights!);
-    return await denoiseToStack(model, noisy, { patchXY: options.patchXY, overlap: 0.5, scale: 1, asFloat: true });
+    model.loadStateDict(result.weights ?? (await place!.weights()));
+    const stack = await denoiseToStack(model, noisy, { patchXY: options.patchXY, overlap: 0.5, scale: 1, asFloat: true });
+    return { stack, steps: result.epochs.at(-1)?.step ?? 0 };
   } finally {
     model.dispose();
   }

@@ -31,6 +31,8 @@ export interface MetricOptions {
 
 export interface Evaluation {
   snr_db: number;
+  /** SNR of the two stacks standardised to zero mean and unit variance (standardizedSnrDb). */
+  snr_z_db: number;
   psnr_db: number;
   ssim: number;
   /** Mean neuron trace correlation; null when no masks were given or no trace was usable. */
@@ -124,6 +126,23 @@ export function snrDb(x: StackLike, gt: StackLike, baseline = 0): number {
   }
   if (res === 0) return sg2 === 0 ? 0 : DB_CAP;
   return clampDb(10 * Math.log10(sg2 / res));
+}
+
+/**
+ * SNR in dB of the two stacks after each is standardised over all voxels (zero mean, unit
+ * variance): 10·log10( Σ ĝ² / Σ (ĝ − x̂)² ) = −10·log10( 2 (1 − r) ), r the Pearson correlation
+ * of all voxels. Unlike snrDb it counts only the truth's variations as signal and fits no scale,
+ * so it goes below 0 dB: −3.01 dB for output unrelated to the truth, 0 dB for a constant output
+ * (x̂ = 0, as for a constant truth, which has nothing to score), −6.02 dB for an inverted one. This is the scale on which the SRDTrans paper puts
+ * its raw simulated data near −1 dB; snrDb cannot go there (it stays near 7 dB on pure noise,
+ * because the level of the cells above the baseline counts as signal).
+ */
+export function standardizedSnrDb(x: StackLike, gt: StackLike): number {
+  const [a, g] = pair(x, gt);
+  const r = pearson(a, g);
+  if (r === null) return 0;
+  if (r >= 1) return DB_CAP;
+  return clampDb(-10 * Math.log10(2 * (1 - r)));
 }
 
 /**
@@ -320,6 +339,7 @@ export function evaluate(
   const shape = shapeOf(x, gt, opts, g.length);
   return {
     snr_db: snrDb(x, gt, opts?.baseline ?? 0),
+    snr_z_db: standardizedSnrDb(x, gt),
     psnr_db: psnrDb(x, gt, opts?.dataRange),
     ssim: ssim(x, gt, { shape, ...(opts?.dataRange !== undefined ? { dataRange: opts.dataRange } : {}) }),
     trace_r: masks ? traceCorrelation(x, gt, masks.labels) : null,

@@ -1,10 +1,11 @@
 import { frameOf, type Stack } from '../data/stack.js';
 import { neuronTraces, pearson } from '../quality/metrics.js';
-import { figure, montageRaster, percentile, plotRaster, type PlotSeries } from './png.js';
+import { figure, montageRaster, PALETTE, percentile, plotRaster, type PlotSeries } from './png.js';
 
 export interface ComparisonInput {
   noisy: Stack;
-  denoised: Stack;
+  /** One or more denoised versions of `noisy`, each with its name. */
+  outputs: readonly { title: string; stack: Stack }[];
   /** Ground truth. */
   clean: Stack;
   /** Neuron labels (h×w, 0 = background), for the traces. */
@@ -19,14 +20,13 @@ export interface ComparisonInput {
 }
 
 const RAW = [175, 175, 175] as const;
-const DENOISED = [31, 119, 180] as const;
 const TRUTH = [20, 20, 20] as const;
 
 /**
- * The demo's figure: noisy, denoised and ground-truth frames in one display range (the ground
- * truth's 0.5–99.5 percentiles, so that "cleaner" and "closer to the truth" are what the eye
- * compares), above the traces of the most active neurons (mean over each neuron's pixels):
- * raw, denoised and true, in camera counts.
+ * The demo's figure (and the quality benchmark's): noisy, denoised and ground-truth frames in one
+ * display range (the ground truth's 0.5–99.5 percentiles, so that "cleaner" and "closer to the
+ * truth" are what the eye compares), above the traces of the most active neurons (mean over each
+ * neuron's pixels): raw, each output and true, in camera counts.
  */
 export function comparisonFigure(c: ComparisonInput): Uint8Array {
   const [frames, h, w] = c.clean.shape;
@@ -35,14 +35,14 @@ export function comparisonFigure(c: ComparisonInput): Uint8Array {
   const panels = montageRaster(
     [
       { title: 'noisy input', frame: frameOf(c.noisy, c.frame), h, w },
-      { title: 'denoised', frame: frameOf(c.denoised, c.frame), h, w },
+      ...c.outputs.map((o) => ({ title: o.title, frame: frameOf(o.stack, c.frame), h, w })),
       { title: 'ground truth', frame: truthFrame, h, w },
     ],
     { upscale: 'auto', range, title: c.title },
   );
   const truth = neuronTraces(c.clean.data, c.labels);
   const raw = neuronTraces(c.noisy.data, c.labels);
-  const den = neuronTraces(c.denoised.data, c.labels);
+  const outputs = c.outputs.map((o) => ({ title: o.title, traces: neuronTraces(o.stack.data, c.labels) }));
   const size = countPixels(c.labels, truth.length);
   const chosen = truth
     .map((t, k) => ({ k, spread: t ? standardDeviation(t) : -1 }))
@@ -56,12 +56,13 @@ export function comparisonFigure(c: ComparisonInput): Uint8Array {
     const mean = (t: Float64Array): Float64Array => t.map((v) => v / size[k]!);
     const series: PlotSeries[] = [
       { name: 'raw', x: time, y: mean(raw[k]!), color: RAW, markers: false },
-      { name: 'denoised', x: time, y: mean(den[k]!), color: DENOISED, markers: false },
+      ...outputs.map((o, i) => ({ name: o.title, x: time, y: mean(o.traces[k]!), color: PALETTE[i % PALETTE.length]!, markers: false })),
       { name: 'truth', x: time, y: mean(truth[k]!), color: TRUTH, markers: false },
     ];
     const r = (x: Float64Array): string => pearson(x, truth[k]!)?.toFixed(2) ?? '-';
+    const rs = outputs.map((o) => `${outputs.length > 1 ? o.title.split(' ')[0] : o.title} ${r(o.traces[k]!)}`).join(', ');
     return plotRaster(series, {
-      width: plotWidth, height: 240, title: `neuron ${k + 1}: r raw ${r(raw[k]!)}, denoised ${r(den[k]!)}`,
+      width: plotWidth, height: 240, title: `neuron ${k + 1}: r raw ${r(raw[k]!)}, ${rs}`,
       xLabel: 'time (s)', yLabel: 'mean counts',
     });
   });

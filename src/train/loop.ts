@@ -13,7 +13,7 @@ import { Adam } from './adam.js';
 import { evaluationLoss, trainStep, type TrainingPair } from './step.js';
 import { lossCurvePng } from './loss-curve.js';
 import { learningRate, type Schedule } from './schedule.js';
-import type { EpochRecord, TrainingLog, TrainingRecord } from './record.js';
+import { flatEpochs, type EpochRecord, type TrainingLog, type TrainingRecord } from './record.js';
 import type { CheckpointSink, ResumeState } from './sink.js';
 
 export interface TrainOptions {
@@ -36,10 +36,14 @@ export type TrainEvent =
   | { type: 'start'; patches: number; validationPatches: number; epochs: number; startEpoch: number; startIteration: number; parameters: number }
   | { type: 'step'; epoch: number; epochs: number; iteration: number; iterations: number; loss: number; lr: number; stepsDone: number; stepsTotal: number; valLoss: number | null }
   | { type: 'epoch'; epoch: number; meanLoss: number; valLoss: number | null; best: boolean; checkpoint: string }
-  | { type: 'interrupted'; epoch: number; iteration: number; checkpoint: string };
+  | { type: 'interrupted'; epoch: number; iteration: number; checkpoint: string }
+  /** Stopped before the last epoch: the validation loss was flat for `patience` epochs. */
+  | { type: 'flat'; epochsDone: number; patience: number };
 
 export interface TrainResult {
   interrupted: boolean;
+  /** Ended before the last epoch because the validation loss went flat (TrainingRecord.patience). */
+  flat: boolean;
   epochsDone: number;
   /** Name of the last epoch's checkpoint (or, interrupted, of the resume state). */
   lastCheckpoint: string | null;
@@ -94,6 +98,11 @@ export async function train(stacks: readonly Stack[], options: TrainOptions): Pr
     let weights: StateDict | null = null;
     let best = bestOf(log.epochs);
     for (let epoch = start.epoch; epoch < training.epochs; epoch++) {
+      // Checked before each epoch, so that a resumed run that had gone flat stops at once.
+      if (training.patience > 0 && flatEpochs(log.epochs) >= training.patience) {
+        options.onEvent?.({ type: 'flat', epochsDone: epoch, patience: training.patience });
+        return { interrupted: false, flat: true, epochsDone: epoch, lastCheckpoint, best, weights, losses: log.losses, epochs: log.epochs };
+      }
       const order = new Rng(mix(training.seed, epoch, 0x5eed)).shuffle([...patches]);
       const first = epoch === start.epoch ? start.iteration : 0;
       let lr = training.lr;
@@ -114,7 +123,7 @@ export async function train(stacks: readonly Stack[], options: TrainOptions): Pr
         if (options.signal?.aborted) {
           const checkpoint = await saveProgress(sink, model, adam, epoch, iteration + 1, log);
           options.onEvent?.({ type: 'interrupted', epoch, iteration: iteration + 1, checkpoint });
-          return { interrupted: true, epochsDone: epoch, lastCheckpoint: checkpoint, best, weights, losses: log.losses, epochs: log.epochs };
+          return { interrupted: true, flat: false, epochsDone: epoch, lastCheckpoint: checkpoint, best, weights, losses: log.losses, epochs: log.epochs };
         }
       }
       const valLoss = valPairs.length > 0 ? mean(await evaluationLoss(model, valPairs)) : null;
@@ -132,7 +141,7 @@ export async function train(stacks: readonly Stack[], options: TrainOptions): Pr
       if (png) await sink.lossCurve(png);
       options.onEvent?.({ type: 'epoch', epoch, meanLoss: record.trainLoss, valLoss, best: improved, checkpoint: lastCheckpoint });
     }
-    return { interrupted: false, epochsDone: training.epochs, lastCheckpoint, best, weights, losses: log.losses, epochs: log.epochs };
+    return { interrupted: false, flat: false, epochsDone: training.epochs, lastCheckpoint, best, weights, losses: log.losses, epochs: log.epochs };
   } finally {
     adam.dispose();
     model.dispose();

@@ -24,7 +24,15 @@ export interface TrainingRecord {
   warmup: number;
   /** The model whose weights training started from (`train --init`); null: random. */
   init: string | null;
+  /**
+   * Stop once the validation loss has not fallen by FLAT_TOLERANCE (relative) for this many
+   * epochs in a row; 0: run every epoch.
+   */
+  patience: number;
 }
+
+/** The relative fall of the validation loss that counts as progress for `patience`. */
+export const FLAT_TOLERANCE = 1e-3;
 
 /** A model: its architecture and how it was trained (a model directory's config.json). */
 export interface ModelRecord {
@@ -37,9 +45,29 @@ export interface ModelRecord {
  * The published recipe's values of the fields it lacks (no validation, a constant rate, no
  * warm-up, a random start): also what a record written before these fields existed means.
  */
-export const PUBLISHED_RECIPE: Pick<TrainingRecord, 'valFraction' | 'schedule' | 'warmup' | 'init'> = {
-  valFraction: 0, schedule: 'constant', warmup: 0, init: null,
+export const PUBLISHED_RECIPE: Pick<TrainingRecord, 'valFraction' | 'schedule' | 'warmup' | 'init' | 'patience'> = {
+  valFraction: 0, schedule: 'constant', warmup: 0, init: null, patience: 0,
 };
+
+/**
+ * How many epochs at the end of `epochs` brought no progress: the validation loss stayed above
+ * (1 − FLAT_TOLERANCE) times the lowest one before them. Small gains that add up to more than
+ * the tolerance count as progress. 0 without validation.
+ */
+export function flatEpochs(epochs: readonly EpochRecord[]): number {
+  let reference = Infinity;
+  let flat = 0;
+  for (const e of epochs) {
+    if (e.valLoss === null) continue;
+    if (e.valLoss < reference * (1 - FLAT_TOLERANCE)) {
+      reference = e.valLoss;
+      flat = 0;
+    } else {
+      flat++;
+    }
+  }
+  return flat;
+}
 
 /** One finished epoch as the training log records it. */
 export interface EpochRecord {

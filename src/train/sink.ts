@@ -19,8 +19,9 @@ export interface ResumeState {
 }
 
 /**
- * Where training puts what it makes, so that the loop itself touches no files: a model folder in
- * Node (io/checkpoint/model-folder.ts), memory (memorySink) for benchmarks and the browser.
+ * Where training puts what it makes, so that the loop itself touches no files: a model store
+ * (io/checkpoint/model-store.ts: a model folder in Node, the origin-private file system in a
+ * browser), or memory (memorySink) where the result is used at once.
  * Each method returns once the thing is safely kept; names returned are for messages.
  */
 export interface CheckpointSink {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { writeStack } from '../../src/io/tiff/index.js';
+import { writeStack } from '../../src/node.js';
 import { buildTiff, simpleStack, pattern } from '../io/tiff-helpers.js';
 import {
   assertEmptyDir, assertOk, assertUserError, runCli, tempDir, TINY, withOptions, writeNoisy,

@@ -8,8 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeStackArray, type Stack, type StackDType } from '../../src/data/stack.js';
-import { writeStack } from '../../src/io/tiff/index.js';
+import { makeStackArray, type Stack, type StackDType, writeStack } from '../../src/node.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/srdtrans.js', import.meta.url));
 

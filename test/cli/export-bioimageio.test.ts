@@ -2,12 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { initEngine } from '../../src/engine/backend.js';
-import { epochFileName, writeModelRecord, writeWeights } from '../../src/io/checkpoint/model-dir.js';
-import { PUBLISHED_RECIPE } from '../../src/train/record.js';
+import {
+  epochFileName, initEngine, type ModelConfig, PUBLISHED_RECIPE, SRDTrans, writeModelRecord, writeWeights,
+} from '../../src/node.js';
 import { ZipReader } from '../../src/io/checkpoint/zip.js';
-import type { ModelConfig } from '../../src/model/config.js';
-import { SRDTrans } from '../../src/model/srdtrans.js';
 import { runCli, tempDir } from './cli-helpers.js';
 
 const CONFIG: ModelConfig = { fMaps: [2, 4], embedDim: 8, heads: 2, mlpDim: 16, window: 3, blocks: 1, patchT: 8, attnDropout: 0.1 };

@@ -6,12 +6,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { initEngine } from '../../src/engine/backend.js';
-import { epochFileName, writeModelRecord, writeWeights } from '../../src/io/checkpoint/model-dir.js';
-import { pthTrainingDefaults } from '../../src/io/checkpoint/pth-model.js';
-import { readStack } from '../../src/io/tiff/index.js';
-import type { ModelConfig } from '../../src/model/config.js';
-import { SRDTrans } from '../../src/model/srdtrans.js';
+import {
+  epochFileName, initEngine, type ModelConfig, pthTrainingDefaults, readStack, SRDTrans, writeModelRecord,
+  writeWeights,
+} from '../../src/node.js';
 import { relErr } from '../support/arrays.js';
 import { assertOk, assertUserError, jsonLines, runCli, tempDir, writeNoisy } from './cli-helpers.js';
 

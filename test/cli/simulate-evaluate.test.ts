@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { readStack } from '../../src/io/tiff/index.js';
+import { readStack } from '../../src/node.js';
 import { assertOk, jsonLines, runCli, tempDir } from './cli-helpers.js';
 
 const tmp = tempDir();
@@ -51,12 +51,12 @@ describe('srdtrans simulate calcium', () => {
 });
 
 describe('srdtrans evaluate', () => {
-  it('--json prints snr_db, psnr_db, ssim and trace_r; the clean stack scores perfectly against itself', async () => {
+  it('--json prints snr_db, snr_z_db, psnr_db, ssim and trace_r; the clean stack scores perfectly against itself', async () => {
     const r = await runCli(['evaluate', '--denoised', `${sim}/clean.tif`, '--reference', `${sim}/clean.tif`, '--masks', `${sim}/masks.tif`, '--json']);
     assertOk(r);
     const [e, ...rest] = jsonLines(r.stdout);
     assert.equal(rest.length, 0);
-    assert.deepEqual(Object.keys(e!).sort(), ['psnr_db', 'snr_db', 'ssim', 'trace_r']);
+    assert.deepEqual(Object.keys(e!).sort(), ['psnr_db', 'snr_db', 'snr_z_db', 'ssim', 'trace_r']);
     assert.ok(Number(e!['snr_db']) >= 99, `snr ${String(e!['snr_db'])}`);
     assert.ok(Number(e!['psnr_db']) >= 99, `psnr ${String(e!['psnr_db'])}`);
     assert.equal(e!['ssim'], 1);
@@ -79,6 +79,6 @@ describe('srdtrans evaluate', () => {
   it('prints a readable table without --json', async () => {
     const r = await runCli(['evaluate', '--denoised', `${sim}/noisy.tif`, '--reference', `${sim}/clean.tif`, '--masks', `${sim}/masks.tif`]);
     assertOk(r);
-    assert.match(r.stdout, /^SNR\s+-?[\d.]+ dB\nPSNR\s+[\d.]+ dB\nSSIM\s+[\d.]+\ntrace r\s+-?[\d.]+\n$/);
+    assert.match(r.stdout, /^SNR\s+-?[\d.]+ dB\nSNR z\s+-?[\d.]+ dB \(both stacks standardised\)\nPSNR\s+[\d.]+ dB\nSSIM\s+[\d.]+\ntrace r\s+-?[\d.]+\n$/);
   });
 });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { readStack } from '../../src/io/tiff/index.js';
+import { readStack } from '../../src/node.js';
 import {
   assertOk, jsonLines, lines, runCli, tempDir, TINY, writeNoisy,
 } from './cli-helpers.js';

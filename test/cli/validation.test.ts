@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { readWeights } from '../../src/io/checkpoint/model-dir.js';
+import { readWeights } from '../../src/node.js';
 import { assertOk, assertUserError, runCli, tempDir, TINY, withOptions, writeNoisy } from './cli-helpers.js';
 
 const tmp = tempDir('srdtrans-val-');
@@ -65,6 +65,28 @@ describe('validation and the best epoch', () => {
     const r = await runCli(['denoise', noisy, '--model', dir, '--out', tmp.file('d.tif'), '--backend', 'cpu']);
     assertOk(r);
     assert.match(r.stderr, /newest: epoch-002\.safetensors \(no validation/);
+  });
+});
+
+describe('train --patience', () => {
+  it('stops once the validation loss is flat for that many epochs, and a resumed flat run stops at once', async () => {
+    const dir = tmp.file('flat');
+    // At learning rate 0 the weights never move, so every epoch scores the same validation loss.
+    const args = ['train', noisy, '--out', dir, ...withOptions(TINY, { '--epochs': '5', '--lr': '0', '--val-fraction': '0.25', '--patience': '2' })];
+    const r = await runCli(args);
+    assertOk(r);
+    assert.match(r.stderr, /not fallen 0\.1 % in 2 epochs: stopping after epoch 3 of 5/);
+    assert.equal(readLog(dir).epochs.length, 3);
+    assert.ok(!existsSync(`${dir}/epoch-004.safetensors`));
+    assert.equal(JSON.parse(readFileSync(`${dir}/config.json`, 'utf8')).training.patience, 2);
+    const again = await runCli(['train', noisy, '--out', dir, '--resume', '--epochs', '8', '--backend', 'cpu']);
+    assertOk(again);
+    assert.match(again.stderr, /stopping after epoch 3 of 8/);
+    assert.equal(readLog(dir).epochs.length, 3);
+  });
+
+  it('needs validation patches', async () => {
+    assertUserError(await runCli(['train', noisy, '--out', tmp.file('y'), ...withOptions(TINY, { '--patience': '2' })]), '--patience', '--val-fraction');
   });
 });
 

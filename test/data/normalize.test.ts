@@ -8,8 +8,7 @@ import {
   stackMean,
   trainingMean,
 } from '../../src/data/normalize.js';
-import type { Stack } from '../../src/data/stack.js';
-import { StackError } from '../../src/errors.js';
+import { type Stack, StackError } from '../../src/node.js';
 
 /** Deterministic float32 data, computed identically on the NumPy side for the literals below. */
 function data(n: number): Float32Array {

@@ -1,17 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  axisPositions,
-  inferenceGrid,
-  inferenceSlabs,
-  patchGap,
-  temporalExtent,
-  trainGrid,
-  trainTemporalGap,
-  type InferencePatch,
-  type Shape3,
-} from '../../src/data/patches.js';
-import { ConfigError, StackError } from '../../src/errors.js';
+import { ConfigError, inferenceGrid, type InferencePatch, StackError, temporalExtent, trainGrid } from '../../src/node.js';
+import { axisPositions, inferenceSlabs, patchGap, trainTemporalGap, type Shape3 } from '../../src/data/patches.js';
 
 const base = { patchXY: 128, patchT: 128, overlap: 0.5, trainSize: 6000 };
 

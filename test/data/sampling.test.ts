@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CELL_TRIPLES, spatialPairs, temporalPairs } from '../../src/data/sampling.js';
 import { Rng } from '../../src/util/rng.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/node.js';
 
 /** A patch whose values are their own flat indices (exact in float32 below 2^24). */
 function indexPatch(t: number, h: number, w: number): Float32Array {

@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
+import { initEngine } from '../../src/node.js';
 import { kBlock, planBatchMatMul, registerWasmBatchMatMul } from '../../src/engine/kernels/batch-matmul.wasm.js';
 import { relErr, seeded } from '../support/arrays.js';
 

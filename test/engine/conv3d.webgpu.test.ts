@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
+import { initEngine } from '../../src/node.js';
 import { registerWebGpuConvKernels } from '../../src/engine/kernels/conv3d.webgpu.js';
 import { conv3dS1 } from '../../src/model/conv.js';
 import { relErr, seeded } from '../support/arrays.js';

@@ -1,9 +1,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
+import { initEngine } from '../../src/node.js';
 import { simdGeluModule } from '../../src/engine/kernels/gelu.simd.js';
-import { GELU_KERNEL, registerWasmGelu, wasmGeluTakes } from '../../src/engine/kernels/gelu.wasm.js';
+import { GELU_KERNEL } from '../../src/engine/custom-kernels.js';
+import { registerWasmGelu, wasmGeluTakes } from '../../src/engine/kernels/gelu.wasm.js';
 import { mlpResidual, withReleasedGradients } from '../../src/model/layers.js';
 import { relErr, seeded } from '../support/arrays.js';
 

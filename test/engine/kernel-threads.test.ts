@@ -6,11 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
-import { startKernelThreads, type KernelThreads } from '../../src/engine/kernel-threads.js';
-import type { ModelConfig } from '../../src/model/config.js';
+import { initEngine, type KernelThreads, type ModelConfig, SRDTrans, startKernelThreads } from '../../src/node.js';
 import { conv3dS1 } from '../../src/model/conv.js';
-import { SRDTrans } from '../../src/model/srdtrans.js';
 import { Adam } from '../../src/train/adam.js';
 import { trainStep } from '../../src/train/step.js';
 import { relErr, seeded } from '../support/arrays.js';

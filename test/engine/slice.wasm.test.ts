@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
+import { initEngine } from '../../src/node.js';
 import { registerWasmSlice } from '../../src/engine/kernels/slice.wasm.js';
 import { seeded } from '../support/arrays.js';
 

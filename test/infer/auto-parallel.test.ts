@@ -4,8 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { autoParallel } from '../../src/infer/auto-parallel.js';
-import type { PatchNetwork } from '../../src/infer/network.js';
+import { autoParallel, type PatchNetwork } from '../../src/node.js';
 
 const SIZE = { t: 1, h: 1, w: 2 };
 

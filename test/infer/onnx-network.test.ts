@@ -1,13 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Stack } from '../../src/data/stack.js';
-import { initEngine } from '../../src/engine/backend.js';
-import { denoiseToStack } from '../../src/infer/denoise.js';
-import { tfjsNetwork } from '../../src/infer/network.js';
-import { onnxNetwork } from '../../src/infer/onnx-network.js';
-import type { ModelConfig } from '../../src/model/config.js';
-import { SRDTrans } from '../../src/model/srdtrans.js';
+import { denoiseToStack, initEngine, type ModelConfig, onnxNetwork, SRDTrans, type Stack, tfjsNetwork } from '../../src/node.js';
 import { Rng } from '../../src/util/rng.js';
 import { relErr } from '../support/arrays.js';
 

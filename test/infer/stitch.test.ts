@@ -1,16 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { extractPatch, stackMean } from '../../src/data/normalize.js';
-import { inferenceGrid, inferenceSlabs, type Shape3 } from '../../src/data/patches.js';
-import type { Stack } from '../../src/data/stack.js';
-import {
-  finalFrames,
-  makeSlabBuffer,
-  outputDType,
-  rescaleKept,
-  toOutputType,
-  type SlabBuffer,
-} from '../../src/infer/stitch.js';
+import { inferenceGrid, outputDType, type Stack } from '../../src/node.js';
+import { inferenceSlabs, type Shape3 } from '../../src/data/patches.js';
+import { finalFrames, makeSlabBuffer, rescaleKept, toOutputType, type SlabBuffer } from '../../src/infer/stitch.js';
 
 const whole = (T: number, H: number, W: number): SlabBuffer => ({ data: new Float64Array(T * H * W), t0: 0, t1: T, h: H, w: W });
 const box = (t0: number, t1: number, y0: number, y1: number, x0: number, x1: number) => ({ t0, t1, y0, y1, x0, x1 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { readStack } from '../../src/io/tiff/index.js';
+import { readStack } from '../../src/node.js';
 import { assertOk, runCli, tempDir } from '../cli/cli-helpers.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/torch-parity/', import.meta.url));

@@ -5,14 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Stack } from '../../src/data/stack.js';
-import { initEngine } from '../../src/engine/backend.js';
-import { CheckpointError } from '../../src/errors.js';
-import { denoiseToStack } from '../../src/infer/denoise.js';
-import { WorkerPool } from '../../src/infer/worker-pool.js';
-import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../../src/model/config.js';
-import type { StateDict } from '../../src/model/params.js';
-import { SRDTrans } from '../../src/model/srdtrans.js';
+import {
+  CheckpointError, DEFAULT_MODEL_CONFIG, denoiseToStack, initEngine, type ModelConfig, SRDTrans, type Stack,
+  type StateDict, WorkerPool,
+} from '../../src/node.js';
 import { Rng } from '../../src/util/rng.js';
 
 const CONFIG: ModelConfig = { ...DEFAULT_MODEL_CONFIG, fMaps: [2, 4], embedDim: 8, heads: 2, mlpDim: 16, window: 3, patchT: 8 };

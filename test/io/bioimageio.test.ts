@@ -9,17 +9,14 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import * as ort from 'onnxruntime-node';
 import { parse as parseYaml } from 'yaml';
-import { initEngine } from '../../src/engine/backend.js';
-import { CheckpointError, ConfigError } from '../../src/errors.js';
-import { denoiseToStack } from '../../src/infer/denoise.js';
+import {
+  BIOIMAGEIO_FILES as FILES, buildBioimageioPackage, CheckpointError, ConfigError, denoiseToStack, initEngine,
+  type ModelConfig, type ModelRecord, type PackageFile, PUBLISHED_RECIPE, SRDTrans, writeBioimageioPackage,
+} from '../../src/node.js';
 import { withPatchNormalisation } from '../../src/io/checkpoint/bioimageio-graph.js';
-import { buildBioimageioPackage, FILES, writeBioimageioPackage, type PackageFile } from '../../src/io/checkpoint/bioimageio.js';
-import { PUBLISHED_RECIPE, type ModelRecord } from '../../src/train/record.js';
 import { encodeNpy } from '../../src/io/checkpoint/npy.js';
 import { toYaml } from '../../src/io/checkpoint/yaml.js';
 import { ZipReader } from '../../src/io/checkpoint/zip.js';
-import type { ModelConfig } from '../../src/model/config.js';
-import { SRDTrans } from '../../src/model/srdtrans.js';
 
 const SCHEMA_FILE = new URL('../fixtures/bioimageio/bioimageio_schema_model_0.5.json', import.meta.url);
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { StackError } from '../../src/errors.js';
-import { expandInputs, naturalCompare } from '../../src/io/inputs.js';
+import { expandInputs, StackError } from '../../src/node.js';
+import { naturalCompare } from '../../src/io/inputs.js';
 import { tempDir } from './tiff-helpers.js';
 
 const tmp = tempDir('srdtrans-inputs-');

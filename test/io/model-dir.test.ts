@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { latestEpochFile } from '../../src/io/checkpoint/model-dir.js';
+import { latestEpochFile } from '../../src/node.js';
 
 test('latestEpochFile picks the highest epoch number, also past 999', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'srdtrans-epochs-'));

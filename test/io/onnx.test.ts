@@ -2,15 +2,13 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
-import { initEngine } from '../../src/engine/backend.js';
-import { CheckpointError, ConfigError } from '../../src/errors.js';
-import { exportOnnx, ONNX_INPUT, ONNX_OUTPUT } from '../../src/io/checkpoint/onnx/export.js';
+import {
+  CheckpointError, ConfigError, DEFAULT_MODEL_CONFIG, exportOnnx, initEngine, type ModelConfig, ONNX_INPUT,
+  ONNX_OUTPUT, SRDTrans, type StateDict,
+} from '../../src/node.js';
 import { GraphBuilder } from '../../src/io/checkpoint/onnx/graph.js';
 import { encodeModel } from '../../src/io/checkpoint/onnx/messages.js';
 import { ProtoWriter } from '../../src/io/checkpoint/onnx/protobuf.js';
-import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../../src/model/config.js';
-import type { StateDict } from '../../src/model/params.js';
-import { SRDTrans } from '../../src/model/srdtrans.js';
 import { Rng } from '../../src/util/rng.js';
 import { relErr, seeded } from '../support/arrays.js';
 

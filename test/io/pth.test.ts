@@ -6,19 +6,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initEngine } from '../../src/engine/backend.js';
-import { CheckpointError } from '../../src/errors.js';
-import { resolveModel, writeModelRecord, writeWeights, epochFileName } from '../../src/io/checkpoint/model-dir.js';
-import { decodePth, readPth } from '../../src/io/checkpoint/pth.js';
-import { encodePth } from '../../src/io/checkpoint/pth-write.js';
-import { pthTrainingDefaults } from '../../src/io/checkpoint/pth-model.js';
+import {
+  CheckpointError, decodePth, DEFAULT_MODEL_CONFIG, encodePth, epochFileName, inferModelConfig, initEngine,
+  type ModelConfig, pthTrainingDefaults, readPth, readStack, resolveModel, SRDTrans, type StateDict,
+  type StateTensor, writeModelRecord, writeStack, writeWeights,
+} from '../../src/node.js';
 import { unpickle, PickleError } from '../../src/io/checkpoint/pickle.js';
 import { writeStoredZip, ZipReader } from '../../src/io/checkpoint/zip.js';
-import { readStack, writeStack } from '../../src/io/tiff/index.js';
-import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../../src/model/config.js';
-import { inferModelConfig } from '../../src/model/infer-config.js';
-import type { StateDict, StateTensor } from '../../src/model/params.js';
-import { modelEntries, SRDTrans } from '../../src/model/srdtrans.js';
+import { modelEntries } from '../../src/model/srdtrans.js';
 
 // Fixtures from tools/make-pth-fixtures.py (real torch.save output; see that script).
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -176,7 +171,7 @@ test('truncated or foreign files give a CheckpointError naming the file', async 
     }
     // A damaged storage byte is caught by the zip CRC rather than loaded as a wrong weight.
     const flipped = Buffer.from(whole);
-    flipped[flipped.length - 400] ^= 0xff;
+    flipped.writeUInt8(flipped.readUInt8(flipped.length - 400) ^ 0xff, flipped.length - 400);
     const file = path.join(dir, 'flipped.pth');
     writeFileSync(file, flipped);
     await assert.rejects(readPth(file), (e: Error) => e instanceof CheckpointError && /CRC|damaged|central/.test(e.message));

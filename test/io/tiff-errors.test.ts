@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { StackError } from '../../src/errors.js';
-import { openStack, readStack, readStackInfo, TiffStackWriter, writeStack } from '../../src/io/tiff/index.js';
+import { openStack, readStack, readStackInfo, StackError, TiffStackWriter, writeStack } from '../../src/node.js';
 import { buildTiff, lzwEncode, pattern, simpleStack, tempDir } from './tiff-helpers.js';
 
 const tmp = tempDir();

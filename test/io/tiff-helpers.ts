@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { makeStackArray, type StackArray, type StackDType } from '../../src/data/stack.js';
+import { makeStackArray, type StackArray, type StackDType } from '../../src/node.js';
 
 export const T_BYTE = 1, T_ASCII = 2, T_SHORT = 3, T_LONG = 4, T_DOUBLE = 12, T_LONG8 = 16;
 const TYPE_SIZE: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 12: 8, 16: 8 };

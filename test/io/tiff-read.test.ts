@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { fromFile } from 'geotiff';
-import type { StackArray, StackDType } from '../../src/data/stack.js';
-import { StackError } from '../../src/errors.js';
-import { openStack, readStack } from '../../src/io/tiff/index.js';
+import { openStack, readStack, type StackArray, type StackDType, StackError } from '../../src/node.js';
 import {
   buildTiff, bytesEqual, deflateEncode, floatPredictorEncode, horizontalDiff, lzwEncode, packBitsEncode, pattern,
   simpleStack, strips, tempDir, tiffType, tiles, toFileOrder, zstdRawFrame, type PageSpec,

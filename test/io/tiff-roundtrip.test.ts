@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { fromFile } from 'geotiff';
-import type { StackDType } from '../../src/data/stack.js';
-import { StackError } from '../../src/errors.js';
-import { openStack, planTiff, readStack, TiffStackWriter, writeStack } from '../../src/io/tiff/index.js';
+import { openStack, planTiff, readStack, type StackDType, StackError, TiffStackWriter, writeStack } from '../../src/node.js';
 import { bytesEqual, pattern, tempDir } from './tiff-helpers.js';
 
 const DTYPES: StackDType[] = ['uint8', 'uint16', 'int16', 'uint32', 'int32', 'float32'];

@@ -1,11 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
-import { ConfigError } from '../../src/errors.js';
-import { SRDTrans } from '../../src/model/srdtrans.js';
-import type { StateDict } from '../../src/model/params.js';
-import type { ModelConfig } from '../../src/model/config.js';
+import { ConfigError, initEngine, type ModelConfig, SRDTrans, type StateDict } from '../../src/node.js';
 import { TINY, maxAbs, maxAbsDiff, randomArray } from './helpers.js';
 
 /**

@@ -1,8 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
-import { SRDTrans } from '../../src/model/srdtrans.js';
+import { initEngine, SRDTrans } from '../../src/node.js';
 import { conv3dDown, conv3dS1, singleConv, upSample } from '../../src/model/conv.js';
 import {
   attention,

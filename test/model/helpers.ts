@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ModelConfig } from '../../src/model/config.js';
+import { type ModelConfig } from '../../src/node.js';
 import { Rng } from '../../src/util/rng.js';
 
 /** A tiny network for fast tests: 2 levels, E=8, 2 heads, window 3, T=4 (so S=1). */

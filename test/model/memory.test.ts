@@ -1,10 +1,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
-import { DEFAULT_MODEL_CONFIG } from '../../src/model/config.js';
+import { DEFAULT_MODEL_CONFIG, initEngine, SRDTrans } from '../../src/node.js';
 import { view, withReleasedGradients } from '../../src/model/layers.js';
-import { SRDTrans } from '../../src/model/srdtrans.js';
 import { TINY, randomInput } from './helpers.js';
 
 before(async () => {

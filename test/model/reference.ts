@@ -1,6 +1,5 @@
 import { relativePositionIndex } from '../../src/model/swin.js';
-import type { ModelConfig } from '../../src/model/config.js';
-import type { StateDict } from '../../src/model/params.js';
+import { type ModelConfig, type StateDict } from '../../src/node.js';
 import { randomArray } from './helpers.js';
 
 /*
@@ -21,6 +20,9 @@ export function erf(x: number): number {
     );
   return x >= 0 ? 1 - r : r - 1;
 }
+
+/** (B, C, T, H, W): PyTorch's NCDHW. */
+export type Shape5 = readonly [number, number, number, number, number];
 
 export interface BlockWeights {
   e: number; heads: number; m: number; w: number; shift: number;
@@ -148,7 +150,7 @@ export function randomise(sd: StateDict, seed: number): void {
  * x: (B, Cin, T, H, W); weight (Cin, Cout, 4, 3, 3); returns (B, Cout, 2T, H, W).
  */
 export function referenceConvTranspose(
-  x: ArrayLike<number>, [b, cin, t, h, w]: number[], weight: Float32Array, bias: Float32Array, cout: number,
+  x: ArrayLike<number>, [b, cin, t, h, w]: Shape5, weight: Float32Array, bias: Float32Array, cout: number,
 ): Float64Array {
   const to = 2 * t;
   const out = new Float64Array(b * cout * to * h * w);
@@ -172,7 +174,7 @@ export function referenceConvTranspose(
                     const ww = wi - 1 + kw;
                     if (ww < 0 || ww >= w) continue;
                     const wv = weight[(((i * cout + o) * 4 + kt) * 3 + kh) * 3 + kw]!;
-                    out[(((bi * cout + o) * to + tt) * h + hh) * w + ww] += v * wv;
+                    out[(((bi * cout + o) * to + tt) * h + hh) * w + ww]! += v * wv;
                   }
                 }
               }
@@ -183,7 +185,7 @@ export function referenceConvTranspose(
 
 /** PyTorch Conv3d kernel 3, stride (st, 1, 1), padding 1; weight (out, in, 3, 3, 3); x (B, Cin, T, H, W). */
 export function referenceConv3d(
-  x: ArrayLike<number>, [b, cin, t, h, w]: number[], weight: Float32Array, bias: Float32Array, cout: number, st = 1,
+  x: ArrayLike<number>, [b, cin, t, h, w]: Shape5, weight: Float32Array, bias: Float32Array, cout: number, st = 1,
 ): Float64Array {
   const to = Math.floor((t + 2 - 3) / st) + 1;
   const out = new Float64Array(b * cout * to * h * w);
@@ -245,7 +247,7 @@ function linearVec(v: ArrayLike<number>, W: Float32Array, bias: Float32Array | u
  * The temporal transformer on x (B, C, S, H, W): one sequence per (b, h, w) — the published
  * 'b c s h w -> (b h w) s c' — plus positional embedding, 2 pre-LN layers, final LN.
  */
-export function referenceTemporal(x: Float64Array, [b, c, s, h, w]: number[], sd: StateDict, prefix: string, heads: number, mlp: number): Float64Array {
+export function referenceTemporal(x: Float64Array, [b, c, s, h, w]: Shape5, sd: StateDict, prefix: string, heads: number, mlp: number): Float64Array {
   const g = (n: string): Float32Array => sd.get(`${prefix}.${n}`)!.data as Float32Array;
   const d = c / heads;
   const out = new Float64Array(x.length);
@@ -298,7 +300,7 @@ export function referenceTemporal(x: Float64Array, [b, c, s, h, w]: number[], sd
 }
 
 /** The Swin transformer on x (B, C, S, H, W): images per (b, s) — 'b c s h w -> (b s) (h w) c'. */
-export function referenceSpatial(x: Float64Array, [b, c, s, h, w]: number[], sd: StateDict, prefix: string, config: ModelConfig): Float64Array {
+export function referenceSpatial(x: Float64Array, [b, c, s, h, w]: Shape5, sd: StateDict, prefix: string, config: ModelConfig): Float64Array {
   // To (B·S, H, W, C).
   let img: Float64Array = new Float64Array(x.length);
   for (let bi = 0; bi < b; bi++)
@@ -324,9 +326,9 @@ export function referenceSpatial(x: Float64Array, [b, c, s, h, w]: number[], sd:
 }
 
 /** The whole network, eval mode: x (B, T, H, W) -> (B, T, H, W). */
-export function referenceSRDTrans(sd: StateDict, config: ModelConfig, x: Float32Array, [b, t, h, w]: number[]): Float64Array {
+export function referenceSRDTrans(sd: StateDict, config: ModelConfig, x: Float32Array, [b, t, h, w]: readonly [number, number, number, number]): Float64Array {
   const W = (n: string): Float32Array => sd.get(n)!.data as Float32Array;
-  const conv = (v: ArrayLike<number>, shape: number[], name: string, cout: number, st = 1): Float64Array =>
+  const conv = (v: ArrayLike<number>, shape: Shape5, name: string, cout: number, st = 1): Float64Array =>
     referenceConv3d(v, shape, W(`${name}.weight`), W(`${name}.bias`), cout, st);
   let cur: Float64Array = Float64Array.from(x);
   let c = 1;

@@ -2,10 +2,9 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
-import { DEFAULT_MODEL_CONFIG, validateModelConfig, type ModelConfig } from '../../src/model/config.js';
-import { SRDTrans } from '../../src/model/srdtrans.js';
-import { ConfigError } from '../../src/errors.js';
+import {
+  ConfigError, DEFAULT_MODEL_CONFIG, initEngine, type ModelConfig, SRDTrans, validateModelConfig,
+} from '../../src/node.js';
 import { TINY, maxAbs, maxAbsDiff, randomArray, randomInput } from './helpers.js';
 import { randomise, referenceSRDTrans } from './reference.js';
 

@@ -1,10 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
-import { CheckpointError } from '../../src/errors.js';
-import { SRDTrans } from '../../src/model/srdtrans.js';
-import type { StateDict } from '../../src/model/params.js';
+import { CheckpointError, initEngine, SRDTrans, type StateDict } from '../../src/node.js';
 import { TINY, randomInput } from './helpers.js';
 
 before(async () => {

@@ -1,9 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Stack } from '../../src/data/stack.js';
-import { gaussianSpatial, gaussianSpatioTemporal, movingAverage } from '../../src/quality/baselines.js';
-import { simulateCalcium } from '../../src/quality/simulate/calcium.js';
-import { psnrDb } from '../../src/quality/metrics.js';
+import { gaussianSpatial, gaussianSpatioTemporal, movingAverage, psnrDb, simulateCalcium, type Stack } from '../../src/node.js';
 
 const ramp: Stack = { data: Float32Array.from({ length: 5 * 4 * 4 }, (_, i) => i), shape: [5, 4, 4], dtype: 'float32' };
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CalciumKernel, simulateCalcium } from '../../src/quality/simulate/calcium.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError, simulateCalcium } from '../../src/node.js';
+import { CalciumKernel } from '../../src/quality/simulate/calcium.js';
 
 test('default 200×128×128 stack is fast, has the requested photon level, and unbiased noise', () => {
   const t0 = performance.now();

@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DB_CAP, evaluate, pearson, psnrDb, snrDb, ssim, traceCorrelation } from '../../src/quality/metrics.js';
-import type { Stack } from '../../src/data/stack.js';
-import { StackError } from '../../src/errors.js';
+import { evaluate, pearson, psnrDb, snrDb, ssim, standardizedSnrDb, type Stack, StackError } from '../../src/node.js';
+import { DB_CAP, traceCorrelation } from '../../src/quality/metrics.js';
 import { Rng } from '../../src/util/rng.js';
 
 const close = (a: number, b: number, tol: number, what = ''): void =>
@@ -107,7 +106,7 @@ test('evaluate(gt, gt) is perfect and JSON-safe; mismatched shapes are rejected'
   labels[18] = 1;
   labels[100] = 2;
   const e = evaluate(gt, gt, { labels });
-  assert.deepEqual(e, { snr_db: DB_CAP, psnr_db: DB_CAP, ssim: 1, trace_r: 1 });
+  assert.deepEqual(e, { snr_db: DB_CAP, snr_z_db: DB_CAP, psnr_db: DB_CAP, ssim: 1, trace_r: 1 });
   assert.deepEqual(JSON.parse(JSON.stringify(e)), e);
   // Any numeric array type works with opts.shape.
   const u16 = Uint16Array.from(data, Math.round);
@@ -117,4 +116,40 @@ test('evaluate(gt, gt) is perfect and JSON-safe; mismatched shapes are rejected'
   assert.throws(() => evaluate(data.subarray(1), gt), StackError);
   assert.throws(() => evaluate({ data, shape: [3, 8, 32], dtype: 'float32' }, gt), StackError);
   assert.throws(() => evaluate(u16, data), TypeError);
+});
+
+test('standardizedSnrDb: the SNR of z-scored stacks, negative for poor results', () => {
+  const rng = new Rng(5);
+  const gt = Float64Array.from({ length: 4000 }, () => 100 + 10 * rng.next());
+  // Direct definition: standardise both, then 10·log10(Σ ĝ² / Σ (ĝ − x̂)²).
+  const z = (v: ArrayLike<number>) => {
+    const n = v.length;
+    let m = 0;
+    for (let i = 0; i < n; i++) m += v[i]!;
+    m /= n;
+    let s = 0;
+    for (let i = 0; i < n; i++) s += (v[i]! - m) ** 2;
+    const sd = Math.sqrt(s / n);
+    return Float64Array.from(v, (a) => (a - m) / sd);
+  };
+  const direct = (x: ArrayLike<number>) => {
+    const [zx, zg] = [z(x), z(gt)];
+    let sig = 0;
+    let err = 0;
+    for (let i = 0; i < zg.length; i++) {
+      sig += zg[i]! ** 2;
+      err += (zg[i]! - zx[i]!) ** 2;
+    }
+    return 10 * Math.log10(sig / err);
+  };
+  const noisy = gt.map((v) => v + 8 * (rng.next() - 0.5));
+  close(standardizedSnrDb(noisy, gt), direct(noisy), 1e-9, 'noisy');
+  // Blind to scale and offset, like snrDb; unlike it, pure noise scores about −3 dB, not above 0.
+  close(standardizedSnrDb(noisy.map((v) => 3 * v - 7), gt), direct(noisy), 1e-9, 'affine');
+  const unrelated = gt.map(() => rng.next());
+  close(standardizedSnrDb(unrelated, gt), -10 * Math.log10(2), 0.3, 'unrelated');
+  assert.ok(snrDb(unrelated, gt) >= 0);
+  close(standardizedSnrDb(gt.map((v) => -v), gt), -10 * Math.log10(4), 1e-9, 'inverted');
+  assert.equal(standardizedSnrDb(gt.map(() => 5), gt), 0);
+  assert.equal(standardizedSnrDb(gt, gt), DB_CAP);
 });

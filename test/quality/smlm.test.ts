@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { erf, simulateSmlm } from '../../src/quality/simulate/smlm.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError, simulateSmlm } from '../../src/node.js';
+import { erf } from '../../src/quality/simulate/smlm.js';
 
 test('erf is accurate to ~1e-7', () => {
   assert.ok(Math.abs(erf(0)) < 1e-8);

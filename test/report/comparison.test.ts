@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
-import { comparisonFigure } from '../../src/report/comparison.js';
+import { comparisonFigure, type Stack } from '../../src/node.js';
 import { montageLayout } from '../../src/report/png.js';
-import type { Stack } from '../../src/data/stack.js';
 
 const [T, H, W] = [20, 32, 32];
 
@@ -40,7 +39,7 @@ test('comparison figure: the three frames share the ground truth\'s display rang
   const flat = new Float32Array(clean.data.length);
   for (let i = 0; i < flat.length; i++) flat[i] = 0.5 * clean.data[i]! + 0.5 * 105;
   const png = PNG.sync.read(Buffer.from(comparisonFigure({
-    noisy: clean, denoised: { ...clean, data: flat }, clean, labels, frame: 3, frameRate: 1, title: 't',
+    noisy: clean, outputs: [{ title: 'denoised', stack: { ...clean, data: flat } }], clean, labels, frame: 3, frameRate: 1, title: 't',
   })));
   const [noisy, denoised, truth] = [0, 1, 2].map((i) => panelPixels(png, i));
   assert.deepEqual(noisy, truth, 'the same values are drawn with the same grey in every panel');

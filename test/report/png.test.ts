@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
-import { imageMontage, linePlot, montageLayout, PALETTE, percentile } from '../../src/report/png.js';
+import { imageMontage, linePlot } from '../../src/node.js';
+import { montageLayout, PALETTE, percentile } from '../../src/report/png.js';
 import { ADVANCE, glyphRows, GLYPH_HEIGHT, textWidth } from '../../src/report/font.js';
 
 function decode(bytes: Uint8Array): PNG {

@@ -1,5 +1,5 @@
 import type { TestContext } from 'node:test';
-import { webGpuAvailable } from '../../src/engine/backend.js';
+import { webGpuAvailable } from '../../src/node.js';
 
 /**
  * Whether a WebGPU test can run. Without an adapter it is skipped, except in CI

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
+import { initEngine } from '../../src/node.js';
 import { Adam } from '../../src/train/adam.js';
 
 test('Adam follows PyTorch: eps added after the bias-corrected square root', async () => {

@@ -13,14 +13,10 @@
  */
 import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { initEngine, type BackendName } from '../../src/engine/backend.js';
-import { startKernelThreads } from '../../src/engine/kernel-threads.js';
-import { ConfigError } from '../../src/errors.js';
-import type { ModelConfig } from '../../src/model/config.js';
-import { train } from '../../src/train/loop.js';
-import { PUBLISHED_RECIPE, type TrainingRecord } from '../../src/train/record.js';
-import { memorySink } from '../../src/train/sink.js';
-import { simulateCalcium } from '../../src/quality/simulate/calcium.js';
+import {
+  type BackendName, ConfigError, initEngine, memorySink, type ModelConfig, PUBLISHED_RECIPE, simulateCalcium,
+  startKernelThreads, train, type TrainingRecord,
+} from '../../src/node.js';
 
 const SMALL: ModelConfig = { fMaps: [4, 8], embedDim: 16, heads: 2, mlpDim: 32, window: 3, blocks: 1, patchT: 8, attnDropout: 0.1 };
 const SEEDS = [1, 2, 3];

@@ -3,16 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { initEngine } from '../../src/engine/backend.js';
-import type { ModelConfig } from '../../src/model/config.js';
-import { SRDTrans } from '../../src/model/srdtrans.js';
-import { train } from '../../src/train/loop.js';
-import { denoiseToStack } from '../../src/infer/denoise.js';
-import { readWeights } from '../../src/io/checkpoint/model-dir.js';
-import { modelFolder } from '../../src/io/checkpoint/model-folder.js';
-import { PUBLISHED_RECIPE, type TrainingRecord } from '../../src/train/record.js';
-import { simulateCalcium } from '../../src/quality/simulate/calcium.js';
-import { psnrDb } from '../../src/quality/metrics.js';
+import {
+  denoiseToStack, initEngine, type ModelConfig, modelFolder, psnrDb, PUBLISHED_RECIPE, readWeights, simulateCalcium,
+  SRDTrans, train, type TrainingRecord,
+} from '../../src/node.js';
 
 const SMALL: ModelConfig = { fMaps: [4, 8], embedDim: 16, heads: 2, mlpDim: 32, window: 3, blocks: 1, patchT: 8, attnDropout: 0.1 };
 

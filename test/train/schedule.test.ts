@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { learningRate, type Schedule } from '../../src/train/schedule.js';
+import { learningRate, type Schedule } from '../../src/node.js';
 
 test('constant schedule: the published rate at every step, after any warm-up', () => {
   const s: Schedule = { kind: 'constant', lr: 1e-4, warmup: 0, total: 100 };

@@ -1,9 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine, type BackendName } from '../../src/engine/backend.js';
-import type { ModelConfig } from '../../src/model/config.js';
-import { SRDTrans } from '../../src/model/srdtrans.js';
+import { type BackendName, initEngine, type ModelConfig, SRDTrans } from '../../src/node.js';
 import { Adam } from '../../src/train/adam.js';
 import { trainStep, type TrainingPair } from '../../src/train/step.js';
 import { Rng } from '../../src/util/rng.js';

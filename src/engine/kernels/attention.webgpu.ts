@@ -1,8 +1,9 @@
 /**
  * Fused multi-head attention for TF.js's 'webgpu' backend, as two kernels of our own (no stock
  * kernel is replaced): `SrdAttention` computes softmax(q·kᵀ·scale + bias + mask), dropout, ·v on
- * packed qkv [M, N, 3E] in one pass, and `SrdAttentionGrad` its gradients. src/model/layers.ts
- * (attention) calls them on webgpu only, inside a customGrad.
+ * packed qkv [M, N, 3E] in one pass, and `SrdAttentionGrad` its gradients (names and attributes:
+ * engine/custom-kernels.ts). src/model/layers.ts (attention) calls them, inside a customGrad,
+ * wherever they are registered.
  *
  * Why: written with stock ops, one attention call ran about 19 programs more in the forward
  * pass and 51 more in the backward pass (counted in a profiled training step) and wrote and
@@ -44,32 +45,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgpu';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
-
-export const ATTENTION_KERNEL = 'SrdAttention';
-export const ATTENTION_GRAD_KERNEL = 'SrdAttentionGrad';
-
-/**
- * Attributes of both kernels. Inputs of SrdAttention: qkv [M, N, 3E] and optionally bias
- * [heads, N, N], mask [windows, N·N] (sequence m takes row m mod windows) and keep (packKeep of
- * [M, heads, N, N] flags); outputs out [M, N, E] and lse [M, heads, N]. SrdAttentionGrad takes
- * the same plus out, lse and dy [M, N, E]; outputs dqkv [M, N, 3E] and, with a bias, dbias.
- */
-export interface AttentionAttrs {
-  heads: number;
-  /** (E/heads)^-0.5. */
-  scale: number;
-  /** Scale q before q·kᵀ (else the product after it): the same math, different rounding. */
-  scaleQuery: boolean;
-  /** 1/(1 − rate): the factor of kept probabilities (unused without keep). */
-  keepScale: number;
-}
-
-/** Keep flags (0/1 bytes) as int32 words, flag t in bit t mod 32 of word ⌊t/32⌋. */
-export function packKeep(keep: Uint8Array): Int32Array {
-  const words = new Int32Array(Math.ceil(keep.length / 32));
-  for (let t = 0; t < keep.length; t++) if (keep[t]) words[t >>> 5]! |= 1 << (t & 31);
-  return words;
-}
+import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, type AttentionAttrs } from '../custom-kernels.js';
 
 const WG = 64;
 

@@ -6,19 +6,14 @@
  * slope seven more with an Exp; Erf and Exp run scalar in TF.js's wasm build at ~6–8 ns a
  * value, and on a [1, 128, 64, 64] training patch they took ~1.3 s of a ~17 s two-thread step
  * (the temporal transformer's [32768, 512] hidden activations, forward and recomputed in the
- * backward pass). The kernel is registered for wasm only; other backends run the stock ops.
+ * backward pass). The kernel is registered for wasm only (with wasmGeluTakes as its condition);
+ * other backends run the stock ops.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { instantiateSimdGelu, MIN_VALUES, simdGeluModule, type SimdGelu } from './gelu.simd.js';
 import { heapMemory, type KernelArgs, type WasmBackend } from './wasm-backend.js';
-
-export const GELU_KERNEL = 'SrdGelu';
-
-export interface GeluAttrs {
-  /** Also return GELU's derivative at each value (second output). */
-  slope: boolean;
-}
+import { GELU_KERNEL, setKernelCondition, type GeluAttrs } from '../custom-kernels.js';
 
 /** Registers SrdGelu for wasm where the engine has wasm SIMD. Idempotent. */
 export function registerWasmGelu(): void {
@@ -33,6 +28,7 @@ export function registerWasmGelu(): void {
     return modules.get(memory);
   };
   tf.registerKernel({ kernelName: GELU_KERNEL, backendName: 'wasm', kernelFunc: ((args: KernelArgs) => gelu(args, simdFor)) as KernelFunc });
+  setKernelCondition(GELU_KERNEL, 'wasm', wasmGeluTakes);
 }
 
 /** Whether SrdGelu takes x: on wasm (with SIMD), float32, at least MIN_VALUES values. */

@@ -23,6 +23,7 @@ function slice(args: KernelArgs, stock: KernelConfig): TensorInfo {
   if (x.dtype === 'string' || x.shape.length === 0) return stock.kernelFunc(args) as TensorInfo;
   const { begin, size } = args.attrs as { begin: number | number[]; size?: number | number[] };
   const [start, extent] = slice_util.parseSliceParams(x as Parameters<typeof slice_util.parseSliceParams>[0], begin, size);
+  if (!start || !extent) throw new Error('internal: Slice: no begin and size for the input');
   const backend = args.backend as unknown as WasmBackend;
   const out = backend.makeOutput(extent, x.dtype);
   if (util.sizeFromShape(extent) === 0) return out;

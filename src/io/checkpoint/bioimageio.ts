@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { ConfigError, CheckpointError } from '../../errors.js';
 import { patchGap } from '../../data/patches.js';
 import type { Stack } from '../../data/stack.js';
@@ -6,7 +5,6 @@ import { denoiseToStack } from '../../infer/denoise.js';
 import type { SRDTrans } from '../../model/srdtrans.js';
 import { simulateCalcium } from '../../quality/simulate/calcium.js';
 import { imageMontage } from '../../report/png.js';
-import { describeFsError, writeFileAtomic } from '../atomic.js';
 import { WRAPPED_INPUT, WRAPPED_OUTPUT, withPatchNormalisation } from './bioimageio-graph.js';
 import { bioimageioReadme } from './bioimageio-readme.js';
 import type { ModelRecord } from '../../train/record.js';
@@ -81,8 +79,11 @@ const SRDTRANS_CITATION = {
   doi: '10.1038/s43588-023-00568-2',
 } as const;
 
-function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+/** WebCrypto's SHA-256 (browsers and Node alike), as hex. */
+async function sha256(data: Uint8Array): Promise<string> {
+  // The typings refuse views that may be of shared memory; the package's files never are.
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** The halo a consumer crops from each side of an output tile: the published cut (P − gap)/2, 0 if none. */
@@ -165,7 +166,7 @@ export async function buildBioimageioPackage(src: BioimageioSource, options: Bio
     tags: ['denoising', 'self-supervised', 'fluorescence-light-microscopy', 'time-lapse', 'calcium-imaging', 'transformer', 'srdtrans', 'onnx'],
     documentation: FILES.readme,
     covers: [FILES.cover],
-    attachments: [{ source: FILES.config, sha256: sha256(configJson) }],
+    attachments: [{ source: FILES.config, sha256: await sha256(configJson) }],
     packaged_by: [{ name: 'srdtrans-ts' }],
     timestamp: (options.timestamp ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z'),
     inputs: [
@@ -173,7 +174,7 @@ export async function buildBioimageioPackage(src: BioimageioSource, options: Bio
         id: WRAPPED_INPUT,
         description: 'raw stack (camera counts), one patch: frames × height × width',
         axes: inputAxes(patchT, patchXY),
-        test_tensor: { source: FILES.testInput, sha256: sha256(testInput) },
+        test_tensor: { source: FILES.testInput, sha256: await sha256(testInput) },
         data: { type: 'float32' },
         preprocessing: [{ id: 'ensure_dtype', kwargs: { dtype: 'float32' } }],
       },
@@ -189,7 +190,7 @@ export async function buildBioimageioPackage(src: BioimageioSource, options: Bio
           outputAxis('y', haloXY),
           outputAxis('x', haloXY),
         ],
-        test_tensor: { source: FILES.testOutput, sha256: sha256(testOutput) },
+        test_tensor: { source: FILES.testOutput, sha256: await sha256(testOutput) },
         data: { type: 'float32' },
         postprocessing: [{ id: 'ensure_dtype', kwargs: { dtype: 'float32' } }],
       },
@@ -197,7 +198,7 @@ export async function buildBioimageioPackage(src: BioimageioSource, options: Bio
     weights: {
       onnx: {
         source: FILES.weights,
-        sha256: sha256(weights),
+        sha256: await sha256(weights),
         opset_version: ONNX_OPSET,
         comment: `exported by srdtrans-ts from ${basename(src.weightsFile)}; normalisation and rescale inside the graph`,
       },
@@ -272,11 +273,7 @@ function coverImage(input: Stack, output: Stack): Uint8Array {
   );
 }
 
-/** Writes the package as one zip, atomically. */
-export async function writeBioimageioPackage(file: string, files: PackageFile[]): Promise<void> {
-  try {
-    await writeFileAtomic(file, writeStoredZip(files));
-  } catch (err) {
-    throw new CheckpointError(`${file}: cannot write (${describeFsError(err)}); free some space or choose a writable location`);
-  }
+/** The package as one zip file's bytes. */
+export function zipPackage(files: PackageFile[]): Uint8Array {
+  return writeStoredZip(files);
 }

@@ -2,33 +2,20 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { CheckpointError } from '../../errors.js';
 import type { StateDict } from '../../model/params.js';
-import { describeFsError, makeDirectory, writeFileAtomic } from '../atomic.js';
-import { decodeSafetensors, encodeSafetensors, type SafetensorsFile } from './safetensors.js';
+import { encodeSafetensors, type SafetensorsFile } from './safetensors.js';
 import { isPthPath } from './pth.js';
-import { resolvePth } from './pth-model.js';
-import { PUBLISHED_RECIPE, type ModelRecord } from '../../train/record.js';
+import { pthModel } from './pth-model.js';
+import { readPth } from './files.js';
+import type { ModelRecord } from '../../train/record.js';
+import { folderStore, writeChecked } from './model-folder.js';
+import { BEST_FILE, CONFIG_FILE, decodeWeights, encodeModelRecord, epochFileName, parseModelRecord } from './model-store.js';
 
-/**
- * A model directory: `config.json` (architecture and how it was trained, so `denoise` never
- * needs them repeated), one weights file per finished epoch, and `resume.safetensors` holding
- * weights plus optimiser state for `train --resume`.
- */
+/** Model directories in Node (the layout: model-store.ts): reading them, choosing the weights to denoise with. */
 
-export const CONFIG_FILE = 'config.json';
-export const RESUME_FILE = 'resume.safetensors';
-/** The epoch with the lowest validation loss so far (only written when there is validation). */
-export const BEST_FILE = 'best.safetensors';
-const FORMAT = 'srdtrans-ts/1';
-
-export function epochFileName(epoch: number): string {
-  return `epoch-${String(epoch).padStart(3, '0')}.safetensors`;
-}
+export { BEST_FILE, CONFIG_FILE, epochFileName, RESUME_FILE } from './model-store.js';
 
 export async function writeModelRecord(dir: string, record: Omit<ModelRecord, 'format'>): Promise<void> {
-  await makeDirectory(dir).catch((err: unknown) => {
-    throw new CheckpointError(`${dir}: cannot create the model directory (${describeFsError(err)}); choose a writable location`);
-  });
-  await writeChecked(path.join(dir, CONFIG_FILE), JSON.stringify({ format: FORMAT, ...record }, null, 2) + '\n');
+  await folderStore(dir).set(CONFIG_FILE, encodeModelRecord(record));
 }
 
 export async function readModelRecord(dir: string): Promise<ModelRecord> {
@@ -36,46 +23,24 @@ export async function readModelRecord(dir: string): Promise<ModelRecord> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
-  } catch {
-    throw new CheckpointError(`${file}: not found; a model directory made by 'srdtrans train' holds a config.json beside its checkpoints`);
+  } catch (err) {
+    throw new CheckpointError(`${file}: not found; a model directory made by 'srdtrans train' holds a config.json beside its checkpoints`, { cause: err });
   }
-  let record: ModelRecord;
-  try {
-    record = JSON.parse(text) as ModelRecord;
-  } catch {
-    throw new CheckpointError(`${file}: not valid JSON; restore it from the training run or retrain`);
-  }
-  if (record.format !== FORMAT || !record.model || !record.training) {
-    throw new CheckpointError(`${file}: not an srdtrans-ts model config (format '${String(record.format)}')`);
-  }
-  return { ...record, training: { ...PUBLISHED_RECIPE, ...record.training } };
+  return parseModelRecord(text, file);
 }
 
 export async function writeWeights(file: string, tensors: StateDict, metadata: Record<string, string>): Promise<void> {
   await writeChecked(file, encodeSafetensors(tensors, metadata));
 }
 
-/** writeFileAtomic with a message a user can act on (a full disk, a read-only folder). */
-async function writeChecked(file: string, data: Uint8Array | string): Promise<void> {
-  try {
-    await writeFileAtomic(file, data);
-  } catch (err) {
-    throw new CheckpointError(`${file}: cannot write (${describeFsError(err)}); free some space or choose a writable model directory`);
-  }
-}
-
 export async function readWeights(file: string): Promise<SafetensorsFile> {
   let bytes: Uint8Array;
   try {
     bytes = await fs.readFile(file);
-  } catch {
-    throw new CheckpointError(`${file}: cannot read the checkpoint; check the path`);
-  }
-  try {
-    return decodeSafetensors(bytes);
   } catch (err) {
-    throw new CheckpointError(`${file}: not a valid safetensors checkpoint (${(err as Error).message}); it may be truncated: copy it again, pass another checkpoint, or train again`);
+    throw new CheckpointError(`${file}: cannot read the checkpoint; check the path`, { cause: err });
   }
+  return decodeWeights(bytes, file);
 }
 
 /** The newest per-epoch checkpoint of a model directory. */
@@ -83,8 +48,8 @@ export async function latestEpochFile(dir: string): Promise<string> {
   let names: string[];
   try {
     names = await fs.readdir(dir);
-  } catch {
-    throw new CheckpointError(`${dir}: model directory not found`);
+  } catch (err) {
+    throw new CheckpointError(`${dir}: model directory not found`, { cause: err });
   }
   // Numeric order: names are zero-padded to three digits only, so epoch-1000 sorts before epoch-999 by name.
   const epochNumber = (n: string): number => Number(/^epoch-(\d+)\.safetensors$/.exec(n)![1]);
@@ -138,8 +103,8 @@ export async function isFile(file: string): Promise<boolean> {
  * weights themselves are read once, when the chosen model is loaded.
  */
 async function readMetadata(file: string): Promise<Record<string, string>> {
-  const handle = await fs.open(file, 'r').catch(() => {
-    throw new CheckpointError(`${file}: cannot read the checkpoint; check the path`);
+  const handle = await fs.open(file, 'r').catch((err: unknown) => {
+    throw new CheckpointError(`${file}: cannot read the checkpoint; check the path`, { cause: err });
   });
   try {
     const length = new Uint8Array(8);
@@ -164,8 +129,8 @@ export async function resolveModel(modelPath: string, epoch?: number): Promise<R
   let stat;
   try {
     stat = await fs.stat(modelPath);
-  } catch {
-    throw new CheckpointError(`${modelPath}: model not found; pass the directory given to 'srdtrans train --out' or a checkpoint in it`);
+  } catch (err) {
+    throw new CheckpointError(`${modelPath}: model not found; pass the directory given to 'srdtrans train --out' or a checkpoint in it`, { cause: err });
   }
   if (stat.isDirectory()) {
     const record = await readModelRecord(modelPath);
@@ -173,7 +138,8 @@ export async function resolveModel(modelPath: string, epoch?: number): Promise<R
     return { ...safetensorsModel(record, file), chosen };
   }
   if (epoch !== undefined) throw new CheckpointError(`--epoch ${epoch}: applies to a model directory; ${modelPath} is one checkpoint file`);
-  if (isPthPath(modelPath)) return resolvePth(modelPath);
+  // Read once: the tensors are needed to know the configuration anyway.
+  if (isPthPath(modelPath)) return pthModel(await readPth(modelPath), modelPath);
   if (!modelPath.endsWith('.safetensors')) {
     throw new CheckpointError(`${modelPath}: unsupported checkpoint type; pass a model directory, a .safetensors checkpoint or a PyTorch .pth state dict`);
   }

@@ -1,61 +1,52 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { CheckpointError } from '../../errors.js';
-import type { StateDict } from '../../model/params.js';
-import type { TrainingLog } from '../../train/record.js';
-import type { CheckpointSink, ResumeState } from '../../train/sink.js';
-import { writeFileAtomic } from '../atomic.js';
-import { BEST_FILE, RESUME_FILE, epochFileName, isFile, readWeights, writeModelRecord, writeWeights } from './model-dir.js';
+import type { CheckpointSink } from '../../train/sink.js';
+import { describeFsError, makeDirectory, writeFileAtomic } from '../atomic.js';
+import type { ModelStore } from '../store.js';
+import { storeSink } from './model-store.js';
 
-export const LOG_FILE = 'training-log.json';
-export const LOSS_CURVE_FILE = 'loss.png';
-
-/**
- * Training into a model directory: config.json, epoch-NNN.safetensors, best.safetensors,
- * resume.safetensors with training-log.json, and loss.png, each written atomically.
- */
-export function modelFolder(dir: string): CheckpointSink {
+/** A folder as a ModelStore: each key a file, written atomically; the folder is made on the first write. */
+export function folderStore(dir: string): ModelStore {
+  let made = false;
   return {
-    start: (model, training) => writeModelRecord(dir, { model, training }),
-
-    async epoch(epoch, weights, best) {
-      const file = path.join(dir, epochFileName(epoch));
-      await writeWeights(file, weights, { epoch: String(epoch) });
-      if (best) await writeWeights(path.join(dir, BEST_FILE), weights, { epoch: String(epoch), val_loss: String(best.valLoss) });
-      return file;
-    },
-
-    async progress({ tensors, position, log }) {
-      const file = path.join(dir, RESUME_FILE);
-      await writeWeights(file, tensors, { epoch: String(position.epoch), iteration: String(position.iteration), step: String(position.step) });
-      await writeFileAtomic(path.join(dir, LOG_FILE), JSON.stringify(log) + '\n');
-      return file;
-    },
-
-    lossCurve: (png) => writeFileAtomic(path.join(dir, LOSS_CURVE_FILE), png),
-
-    async resumeState(): Promise<ResumeState> {
-      const file = path.join(dir, RESUME_FILE);
-      if (!(await isFile(file))) {
-        throw new CheckpointError(`${file}: not found; there is no interrupted run to resume in ${dir}; to start over, train into a new folder without --resume`);
+    name: dir,
+    nameOf: (key) => path.join(dir, key),
+    async get(key) {
+      const file = path.join(dir, key);
+      try {
+        return await fs.readFile(file);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ENOENT') return undefined;
+        throw new CheckpointError(`${file}: cannot read (${describeFsError(err)}); check the folder's permissions`, { cause: err });
       }
-      const { tensors, metadata } = await readWeights(file);
-      return {
-        name: file, tensors: tensors as StateDict,
-        position: { epoch: Number(metadata['epoch']), iteration: Number(metadata['iteration']), step: Number(metadata['step']) },
-        log: await readLog(dir),
-      };
     },
+    async set(key, bytes) {
+      if (!made) {
+        await makeDirectory(dir).catch((err: unknown) => {
+          throw new CheckpointError(`${dir}: cannot create the model directory (${describeFsError(err)}); choose a writable location`, { cause: err });
+        });
+        made = true;
+      }
+      await writeChecked(path.join(dir, key), bytes);
+    },
+    list: () => fs.readdir(dir),
   };
 }
 
-/** The training log of a model directory; an empty one where it is missing or unreadable. */
-export async function readLog(dir: string): Promise<TrainingLog> {
+/** writeFileAtomic with a message a user can act on (a full disk, a read-only folder). */
+export async function writeChecked(file: string, data: Uint8Array): Promise<void> {
   try {
-    const log = JSON.parse(await fs.readFile(path.join(dir, LOG_FILE), 'utf8')) as Partial<TrainingLog>;
-    return { losses: log.losses ?? [], epochs: log.epochs ?? [] };
-  } catch {
-    // The log only feeds the loss curve and the best epoch; a missing one restarts them, not the training.
-    return { losses: [], epochs: [] };
+    await writeFileAtomic(file, data);
+  } catch (err) {
+    throw new CheckpointError(`${file}: cannot write (${describeFsError(err)}); free some space or choose a writable model directory`, { cause: err });
   }
+}
+
+/**
+ * Training into a model directory: config.json, epoch-NNN.safetensors, best.safetensors,
+ * resume.safetensors with training-log.json, and loss.png (see model-store.ts).
+ */
+export function modelFolder(dir: string): CheckpointSink {
+  return storeSink(folderStore(dir));
 }

@@ -107,8 +107,8 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions, start = 0)
     const b = take(n);
     try {
       return utf8.decode(b);
-    } catch {
-      throw new PickleError(`a string in the pickle is not valid UTF-8 (byte ${pos})`);
+    } catch (err) {
+      throw new PickleError(`a string in the pickle is not valid UTF-8 (byte ${pos})`, { cause: err });
     }
   };
   // Python 2 `str` (SHORT_BINSTRING/BINSTRING): bytes; torch reads them as ASCII.

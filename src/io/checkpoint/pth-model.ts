@@ -2,7 +2,7 @@ import { CheckpointError } from '../../errors.js';
 import { inferModelConfig } from '../../model/infer-config.js';
 import type { StateDict } from '../../model/params.js';
 import { PUBLISHED_RECIPE, type ModelRecord, type TrainingRecord } from '../../train/record.js';
-import { readPth, type PthCheckpoint } from './pth.js';
+import type { PthCheckpoint } from './pth.js';
 
 /**
  * A PyTorch `.pth` state dict used as `--model`: it carries no config.json, so the architecture
@@ -40,14 +40,13 @@ export interface ResolvedPth {
   load(): Promise<StateDict>;
 }
 
-/** Reads the file once: the tensors are needed to know the configuration anyway. */
-export async function resolvePth(file: string): Promise<ResolvedPth> {
-  const checkpoint = await readPth(file);
+/** A decoded state dict as a model; `file` (its path or name) starts messages. */
+export function pthModel(checkpoint: PthCheckpoint, file: string): ResolvedPth {
   let model;
   try {
     model = inferModelConfig(checkpoint.tensors);
   } catch (err) {
-    if (err instanceof CheckpointError) throw new CheckpointError(`${file}: ${err.message}`);
+    if (err instanceof CheckpointError) throw new CheckpointError(`${file}: ${err.message}`, { cause: err });
     throw err;
   }
   return {

@@ -1,6 +1,5 @@
-import { endianness } from 'node:os';
 import type { StateDict } from '../../model/params.js';
-import { writeFileAtomic } from '../atomic.js';
+import { HOST_LITTLE_ENDIAN } from '../../util/endian.js';
 import { writeStoredZip } from './zip.js';
 
 /**
@@ -152,12 +151,8 @@ export function encodePth(sd: StateDict): Uint8Array {
   return writeStoredZip([
     { name: `${ARCHIVE}/data.pkl`, data: p.bytes() },
     // Storages are written in this machine's byte order; the record tells torch which that is.
-    { name: `${ARCHIVE}/byteorder`, data: enc.encode(endianness() === 'LE' ? 'little' : 'big') },
+    { name: `${ARCHIVE}/byteorder`, data: enc.encode(HOST_LITTLE_ENDIAN ? 'little' : 'big') },
     ...storages,
     { name: `${ARCHIVE}/version`, data: enc.encode(FORMAT_VERSION) },
   ]);
-}
-
-export async function writePth(file: string, sd: StateDict): Promise<void> {
-  await writeFileAtomic(file, encodePth(sd));
 }

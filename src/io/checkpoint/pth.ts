@@ -1,6 +1,5 @@
-import { promises as fs } from 'node:fs';
-import { endianness } from 'node:os';
 import { CheckpointError } from '../../errors.js';
+import { HOST_LITTLE_ENDIAN } from '../../util/endian.js';
 import type { StateDict, StateTensor } from '../../model/params.js';
 import { PickleError, PyDict, PyGlobal, PyTuple, unpickle } from './pickle.js';
 import { isZip, ZipError, ZipReader } from './zip.js';
@@ -163,27 +162,16 @@ function persistentLoad(pid: unknown): StoragePlaceholder {
 
 const MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_PROTOCOL = 1001;
-const HOST_LITTLE = endianness() === 'LE';
 
 /** Parses a torch.save file; `source` (the file name) starts every error message. */
 export function decodePth(bytes: Uint8Array, source = 'checkpoint'): PthCheckpoint {
   try {
     return isZip(bytes) ? decodeZip(bytes) : decodeLegacy(bytes);
   } catch (err) {
-    if (err instanceof PickleError || err instanceof PthError) throw new CheckpointError(`${source}: ${err.message}`);
-    if (err instanceof ZipError) throw new CheckpointError(`${source}: not a readable PyTorch checkpoint (${err.message})`);
+    if (err instanceof PickleError || err instanceof PthError) throw new CheckpointError(`${source}: ${err.message}`, { cause: err });
+    if (err instanceof ZipError) throw new CheckpointError(`${source}: not a readable PyTorch checkpoint (${err.message})`, { cause: err });
     throw err;
   }
-}
-
-export async function readPth(file: string): Promise<PthCheckpoint> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await fs.readFile(file);
-  } catch {
-    throw new CheckpointError(`${file}: cannot read the checkpoint; check the path`);
-  }
-  return decodePth(bytes, file);
 }
 
 function decodeZip(bytes: Uint8Array): PthCheckpoint {
@@ -325,7 +313,7 @@ function decodeStorage(ref: StorageRef, raw: Uint8Array, little: boolean): Float
   const copy = (nbytes: number): ArrayBuffer => Uint8Array.prototype.slice.call(raw, 0, nbytes).buffer;
   switch (kind.decode) {
     case 'float32': {
-      if (little === HOST_LITTLE) return new Float32Array(copy(n * 4));
+      if (little === HOST_LITTLE_ENDIAN) return new Float32Array(copy(n * 4));
       const out = new Float32Array(n);
       for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, little);
       return out;
@@ -348,7 +336,7 @@ function decodeStorage(ref: StorageRef, raw: Uint8Array, little: boolean): Float
       return out;
     }
     case 'int64': {
-      if (little === HOST_LITTLE) return new BigInt64Array(copy(n * 8));
+      if (little === HOST_LITTLE_ENDIAN) return new BigInt64Array(copy(n * 8));
       const out = new BigInt64Array(n);
       for (let i = 0; i < n; i++) out[i] = view.getBigInt64(i * 8, little);
       return out;

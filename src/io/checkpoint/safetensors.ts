@@ -25,10 +25,10 @@ export function encodeSafetensors(tensors: StateDict, metadata: Record<string, s
     header[name] = { dtype: DTYPE_TAGS[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
-  let json = JSON.stringify(header);
+  const json = new TextEncoder().encode(JSON.stringify(header));
   // Pad with spaces so the data starts 8-byte aligned, as the format recommends.
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const headerBytes = new TextEncoder().encode(json);
+  const headerBytes = new Uint8Array(json.length + ((8 - ((8 + json.length) % 8)) % 8)).fill(0x20);
+  headerBytes.set(json);
   const out = new Uint8Array(8 + headerBytes.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
@@ -50,8 +50,8 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, unknown>;
-  } catch {
-    throw new Error('safetensors header is not valid JSON');
+  } catch (err) {
+    throw new Error('safetensors header is not valid JSON', { cause: err });
   }
   const base = 8 + headerLength;
   const tensors: StateDict = new Map();

@@ -1,7 +1,7 @@
-/** TIFF stack input/output: streaming reader, atomic streaming writer, axis metadata. */
+/** TIFF stacks in Node: files (streaming reader, atomic streaming writer) and the codec on bytes. */
 export {
-  openStack, readStack, readStackInfo, TiffStackReader,
-  type ReadOptions, type TiffStack, type TiffStackInfo,
+  TiffStackReader, type ReadOptions, type TiffStack, type TiffStackInfo,
 } from './reader.js';
-export { planTiff, TiffStackWriter, writeStack, type TiffPlan, type WriteOptions } from './writer.js';
+export { encodeTiff, planTiff, TiffEncoder, type TiffPlan, type WriteOptions } from './writer.js';
+export { openStack, readStack, readStackInfo, TiffStackWriter, writeStack } from './files.js';
 export type { TiffFormat } from './axes.js';

@@ -1,16 +1,13 @@
 /**
- * Streaming reader for grayscale TIFF stacks: classic TIFF and BigTIFF, either byte order, strips or
- * tiles, uncompressed / LZW / PackBits (own decoders), deflate (node:zlib) and zstd (fzstd).
+ * Streaming reader for grayscale TIFF stacks on any ByteSource: classic TIFF and BigTIFF, either
+ * byte order, strips or tiles, uncompressed / LZW / PackBits (own decoders), deflate (fflate, or
+ * the inflate a caller passes: Node's file reader passes node:zlib's) and zstd (fzstd).
  *
  * `TiffStackReader.open` walks the page directories only; pixels are read on demand with
  * `readFrames(start, count)`. Uncompressed pages stored back to back are read with one positional
  * read straight into the output array (byte-swapped in place for big-endian files).
  */
-import { promises as fsp, readSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
-import { endianness } from 'node:os';
-import { inflateSync } from 'node:zlib';
-import { makeStackArray, type Stack, type StackArray, type StackDType } from '../../data/stack.js';
+import { makeStackArray, type Stack, type StackArray, type StackDType, type StackFileInfo } from '../../data/stack.js';
 import { StackError } from '../../errors.js';
 import {
   channelPages, imagejLayout, omeLayout, parseImageJDescription, parseOmeDescription, plainLayout,
@@ -18,13 +15,15 @@ import {
 } from './axes.js';
 import {
   DecodeError, deflateDecode, lzwDecode, packBitsDecode, swapBytes, undoFloatPredictor, undoHorizontalPredictor, zstdDecode,
+  type ZlibInflate,
 } from './decode.js';
+import { readFully, type ByteSource } from '../source.js';
+import { HOST_LITTLE_ENDIAN } from '../../util/endian.js';
 import {
   bytesOf, bytesPerSample, Compression, compressionName, describePixelType, dtypeFromTiff, dtypeOfArray, FIELD_SIZE,
   FieldType, Tag,
 } from './tags.js';
 
-const HOST_LE = endianness() === 'LE';
 const META_BLOCK = 64 * 1024;
 const MAX_READ = 1 << 30;
 const SUPPORTED_COMPRESSION = new Set<number>([
@@ -34,20 +33,13 @@ const SUPPORTED_COMPRESSION = new Set<number>([
 export interface ReadOptions {
   /** For multi-channel files: the channel (0-based) whose frames to read. */
   readonly channel?: number;
+  /** The zlib inflate for deflate pages (default fflate's, which runs anywhere). */
+  readonly inflate?: ZlibInflate;
 }
 
-export interface TiffStackInfo {
-  readonly path: string;
-  /** Frames readFrames yields (after channel selection), height, width. */
-  readonly shape: readonly [t: number, h: number, w: number];
-  readonly dtype: StackDType;
-  /** File axes, outermost first, dimensions longer than 1 only, e.g. "TYX", "TCYX", "TZCYX". */
-  readonly axes: string;
-  readonly sizes: { readonly T: number; readonly Z: number; readonly C: number };
+export interface TiffStackInfo extends StackFileInfo {
   /** Where the axes came from. */
   readonly format: TiffFormat;
-  /** The selected channel (0-based), or null for a single-channel file read as a whole. */
-  readonly channel: number | null;
   /** Image pages in the file (for ImageJ "raw" files over 4 GB: the images its metadata lists). */
   readonly pages: number;
   readonly bigTiff: boolean;
@@ -69,8 +61,9 @@ function q(file: string): string {
   return `"${file.replace(/[\u0000-\u001f]/g, '?')}"`;
 }
 
-function cannotRead(file: string, what: string, todo: string): StackError {
-  return new StackError(`Cannot read ${q(file)}: ${what}. ${todo}.`);
+/** `cause`: the error this one reports, where there is one. */
+export function cannotRead(file: string, what: string, todo: string, cause?: unknown): StackError {
+  return new StackError(`Cannot read ${q(file)}: ${what}. ${todo}.`, cause === undefined ? undefined : { cause });
 }
 
 const RECOPY = 'The file is incomplete or damaged; copy or export it again';
@@ -79,25 +72,34 @@ function truncated(file: string, what: string, fileSize: number): StackError {
   return cannotRead(file, `the file is truncated (${what}, but the file ends at byte ${fileSize})`, RECOPY);
 }
 
-function corrupt(file: string, what: string): StackError {
-  return cannotRead(file, `the TIFF structure is damaged (${what})`, RECOPY);
+function corrupt(file: string, what: string, cause?: unknown): StackError {
+  return cannotRead(file, `the TIFF structure is damaged (${what})`, RECOPY, cause);
 }
 
-function fsError(file: string, err: unknown): StackError {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+/** A file-system failure (an error with a system `code`) as a message a user can act on. */
+export function fsError(file: string, err: unknown): StackError {
+  const code = errorCode(err);
   switch (code) {
-    case 'ENOENT': return cannotRead(file, 'the file does not exist', 'Check the path');
-    case 'EACCES': case 'EPERM': return cannotRead(file, 'permission denied', 'Check the file\'s permissions');
-    case 'EISDIR': return cannotRead(file, 'it is a folder, not a TIFF file', 'Pass a .tif file');
-    case 'ENOTDIR': return cannotRead(file, 'a part of the path is not a folder', 'Check the path');
-    case 'EMFILE': case 'ENFILE': return cannotRead(file, 'too many open files', 'Close other programs or raise the open-file limit');
-    default: return cannotRead(file, `the file system reported ${code ?? 'an I/O error'}`, 'Check that the disk or network share is available');
+    case 'ENOENT': return cannotRead(file, 'the file does not exist', 'Check the path', err);
+    case 'EACCES': case 'EPERM': return cannotRead(file, 'permission denied', 'Check the file\'s permissions', err);
+    case 'EISDIR': return cannotRead(file, 'it is a folder, not a TIFF file', 'Pass a .tif file', err);
+    case 'ENOTDIR': return cannotRead(file, 'a part of the path is not a folder', 'Check the path', err);
+    case 'EMFILE': case 'ENFILE': return cannotRead(file, 'too many open files', 'Close other programs or raise the open-file limit', err);
+    default: return cannotRead(file, `the file system reported ${code ?? 'an I/O error'}`, 'Check that the disk or network share is available', err);
   }
+}
+
+export function errorCode(err: unknown): string | undefined {
+  return (err as { code?: string } | undefined)?.code;
+}
+
+function latin1(bytes: Uint8Array): string {
+  return String.fromCharCode(...bytes);
 }
 
 function sniff(head: Uint8Array): string {
   const b = (i: number): number => head[i] ?? -1;
-  const ascii = Buffer.from(head.subarray(0, 16)).toString('latin1');
+  const ascii = latin1(head.subarray(0, 16));
   if (b(0) === 0x89 && ascii.startsWith('\x89PNG')) return 'it looks like a PNG image';
   if (b(0) === 0xff && b(1) === 0xd8) return 'it looks like a JPEG image';
   if (ascii.startsWith('PK\x03\x04')) return 'it looks like a ZIP archive';
@@ -123,18 +125,18 @@ interface Entry {
 
 /** Positional reads for the metadata walk, through one cached block. */
 class MetaSource {
-  private block = Buffer.alloc(0);
+  private block: Uint8Array = new Uint8Array(0);
   private blockStart = 0;
 
   constructor(
-    readonly fd: number,
+    readonly source: ByteSource,
     readonly size: number,
     readonly file: string,
     readonly le: boolean,
     readonly big: boolean,
   ) {}
 
-  bytes(offset: number, length: number, what: string): Buffer {
+  async bytes(offset: number, length: number, what: string): Promise<Uint8Array> {
     if (offset < 0 || offset + length > this.size) {
       throw truncated(this.file, `${what} lies at bytes ${offset}–${offset + length}`, this.size);
     }
@@ -142,13 +144,8 @@ class MetaSource {
       return this.block.subarray(offset - this.blockStart, offset - this.blockStart + length);
     }
     const n = Math.min(Math.max(length, META_BLOCK), this.size - offset);
-    const buf = Buffer.allocUnsafe(n);
-    let got = 0;
-    while (got < n) {
-      const r = readSync(this.fd, buf, got, n - got, offset + got);
-      if (r === 0) throw truncated(this.file, `${what} lies at bytes ${offset}–${offset + length}`, offset + got);
-      got += r;
-    }
+    const buf = await this.source.read(offset, n);
+    if (buf.length < n) throw truncated(this.file, `${what} lies at bytes ${offset}–${offset + length}`, offset + buf.length);
     if (n <= META_BLOCK * 4) {
       this.block = buf;
       this.blockStart = offset;
@@ -156,22 +153,27 @@ class MetaSource {
     return buf.subarray(0, length);
   }
 
-  u16(b: Buffer, o: number): number { return this.le ? b.readUInt16LE(o) : b.readUInt16BE(o); }
-  u32(b: Buffer, o: number): number { return this.le ? b.readUInt32LE(o) : b.readUInt32BE(o); }
-  u64(b: Buffer, o: number): number {
-    const v = this.le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o);
+  // Byte arithmetic rather than a DataView per value: a stack's directories hold ~10⁵ of these.
+  u16(b: Uint8Array, o: number): number { return this.le ? b[o]! | (b[o + 1]! << 8) : (b[o]! << 8) | b[o + 1]!; }
+  u32(b: Uint8Array, o: number): number {
+    return this.le
+      ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)) + b[o + 3]! * 2 ** 24
+      : b[o]! * 2 ** 24 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
+  }
+  u64(b: Uint8Array, o: number): number {
+    const v = view(b).getBigUint64(o, this.le);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw corrupt(this.file, `an offset of ${v} bytes`);
     return Number(v);
   }
 
   /** Reads one IFD: its entries by tag and the offset of the next IFD. */
-  readIfd(offset: number, what: string): { entries: Map<number, Entry>; next: number } {
+  async readIfd(offset: number, what: string): Promise<{ entries: Map<number, Entry>; next: number }> {
     const countSize = this.big ? 8 : 2;
     const entrySize = this.big ? 20 : 12;
-    const head = this.bytes(offset, countSize, `${what}'s directory`);
+    const head = await this.bytes(offset, countSize, `${what}'s directory`);
     const n = this.big ? this.u64(head, 0) : this.u16(head, 0);
     if (n === 0 || n > 10000) throw corrupt(this.file, `${what}'s directory claims ${n} entries`);
-    const body = this.bytes(offset + countSize, n * entrySize + (this.big ? 8 : 4), `${what}'s directory`);
+    const body = await this.bytes(offset + countSize, n * entrySize + (this.big ? 8 : 4), `${what}'s directory`);
     const entries = new Map<number, Entry>();
     for (let i = 0; i < n; i++) {
       const e = i * entrySize;
@@ -191,19 +193,20 @@ class MetaSource {
   }
 
   /** Integer values of an entry (BYTE, SHORT, LONG, LONG8 and their signed kinds). */
-  ints(e: Entry, what: string): Float64Array {
+  async ints(e: Entry, what: string): Promise<Float64Array> {
     const size = FIELD_SIZE[e.type]!;
-    const b = this.bytes(e.at, e.count * size, what);
+    const b = await this.bytes(e.at, e.count * size, what);
+    const v = view(b);
     const out = new Float64Array(e.count);
     for (let i = 0; i < e.count; i++) {
       const o = i * size;
       switch (e.type) {
         case FieldType.BYTE: case FieldType.UNDEFINED: out[i] = b[o]!; break;
-        case FieldType.SBYTE: out[i] = b.readInt8(o); break;
+        case FieldType.SBYTE: out[i] = v.getInt8(o); break;
         case FieldType.SHORT: out[i] = this.u16(b, o); break;
-        case FieldType.SSHORT: out[i] = this.le ? b.readInt16LE(o) : b.readInt16BE(o); break;
+        case FieldType.SSHORT: out[i] = v.getInt16(o, this.le); break;
         case FieldType.LONG: case FieldType.IFD: out[i] = this.u32(b, o); break;
-        case FieldType.SLONG: out[i] = this.le ? b.readInt32LE(o) : b.readInt32BE(o); break;
+        case FieldType.SLONG: out[i] = v.getInt32(o, this.le); break;
         case FieldType.LONG8: case FieldType.IFD8: case FieldType.SLONG8: out[i] = this.u64(b, o); break;
         default: throw corrupt(this.file, `${what} has field type ${e.type}`);
       }
@@ -211,12 +214,16 @@ class MetaSource {
     return out;
   }
 
-  text(e: Entry, what: string): string {
-    const b = this.bytes(e.at, e.count * (FIELD_SIZE[e.type] ?? 1), what);
+  async text(e: Entry, what: string): Promise<string> {
+    const b = await this.bytes(e.at, e.count * (FIELD_SIZE[e.type] ?? 1), what);
     let end = b.indexOf(0);
     if (end < 0) end = b.length;
-    return b.subarray(0, end).toString('utf8');
+    return new TextDecoder().decode(b.subarray(0, end));
   }
+}
+
+function view(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** Where one page's pixels are and how they are stored. */
@@ -252,8 +259,8 @@ export class TiffStackReader {
   private constructor(
     readonly path: string,
     readonly info: TiffStackInfo,
-    private readonly fh: FileHandle,
-    private readonly fileSize: number,
+    private readonly source: ByteSource,
+    private readonly inflate: ZlibInflate | undefined,
     private readonly le: boolean,
     private readonly pages: readonly Page[],
     /** ImageJ raw files: byte offset of image 0 (images follow back to back), else -1. */
@@ -270,45 +277,40 @@ export class TiffStackReader {
     return this.shape[1] * this.shape[2] * bytesPerSample(this.dtype);
   }
 
-  /** Opens a stack and reads its page directories and metadata; no pixels are read. */
-  static async open(path: string, opts: ReadOptions = {}): Promise<TiffStackReader> {
-    let fh: FileHandle;
+  /**
+   * Reads a stack's page directories and metadata from `source` (no pixels); `name` (the file
+   * path, or a name) is what messages call it. The reader owns the source from here: close()
+   * closes it, and so does a failure to open.
+   */
+  static async open(source: ByteSource, name: string, opts: ReadOptions = {}): Promise<TiffStackReader> {
     try {
-      fh = await fsp.open(path, 'r');
+      return await TiffStackReader.parse(name, source, opts);
     } catch (err) {
-      throw fsError(path, err);
-    }
-    try {
-      return await TiffStackReader.parse(path, fh, opts);
-    } catch (err) {
-      await fh.close().catch(() => undefined);
+      await source.close?.().catch(() => undefined);
       if (err instanceof StackError) throw err;
-      if ((err as NodeJS.ErrnoException | undefined)?.code) throw fsError(path, err);
-      throw cannotRead(path, `unexpected failure while reading the TIFF directories (${oneLine(err)})`, RECOPY);
+      if (errorCode(err)) throw fsError(name, err);
+      throw cannotRead(name, `unexpected failure while reading the TIFF directories (${oneLine(err)})`, RECOPY, err);
     }
   }
 
-  private static async parse(file: string, fh: FileHandle, opts: ReadOptions): Promise<TiffStackReader> {
-    const st = await fh.stat();
-    if (st.isDirectory()) throw cannotRead(file, 'it is a folder, not a TIFF file', 'Pass a .tif file');
-    const size = st.size;
+  private static async parse(file: string, source: ByteSource, opts: ReadOptions): Promise<TiffStackReader> {
+    const size = source.size;
     if (size === 0) throw cannotRead(file, 'the file is empty (0 bytes)', 'It was probably not saved completely; export it again');
 
-    const head = Buffer.alloc(Math.min(16, size));
-    readSync(fh.fd, head, 0, head.length, 0);
-    const bom = head.toString('latin1', 0, 2);
+    const head = await source.read(0, Math.min(16, size));
+    const bom = latin1(head.subarray(0, 2));
     if (bom !== 'II' && bom !== 'MM') {
       throw cannotRead(file, `it is not a TIFF file (${sniff(head)})`, 'Save the stack as TIFF (Fiji: File > Save As > Tiff...)');
     }
     const le = bom === 'II';
     if (head.length < 4) throw truncated(file, 'the TIFF header needs 8 bytes', size);
-    const version = le ? head.readUInt16LE(2) : head.readUInt16BE(2);
+    const version = view(head).getUint16(2, le);
     if (version !== 42 && version !== 43) {
       throw cannotRead(file, `it is not a TIFF file (${sniff(head)})`, 'Save the stack as TIFF (Fiji: File > Save As > Tiff...)');
     }
     const big = version === 43;
     if (head.length < (big ? 16 : 8)) throw truncated(file, `the ${big ? 'BigTIFF' : 'TIFF'} header needs ${big ? 16 : 8} bytes`, size);
-    const src = new MetaSource(fh.fd, size, file, le, big);
+    const src = new MetaSource(source, size, file, le, big);
     if (big && (src.u16(head, 4) !== 8 || src.u16(head, 6) !== 0)) throw corrupt(file, 'BigTIFF header with an unknown offset size');
     const firstIfd = big ? src.u64(head, 8) : src.u32(head, 4);
     if (firstIfd === 0) throw cannotRead(file, 'the TIFF file holds no images', 'Export the stack again');
@@ -325,31 +327,31 @@ export class TiffStackReader {
       seen.add(off);
       const what = `page ${ifdIndex + 1}`;
       if (off >= size) throw truncated(file, `${what}'s directory would start at byte ${off}`, size);
-      const { entries, next } = src.readIfd(off, what);
+      const { entries, next } = await src.readIfd(off, what);
       off = next;
-      const one = (tag: number, dflt?: number): number => {
+      const one = async (tag: number, dflt?: number): Promise<number> => {
         const e = entries.get(tag);
         if (!e || e.count < 1) {
           if (dflt === undefined) throw corrupt(file, `${what} lacks required tag ${tag}`);
           return dflt;
         }
-        return src.ints({ ...e, count: 1 }, what)[0]!;
+        return (await src.ints({ ...e, count: 1 }, what))[0]!;
       };
       if (ifdIndex === 0) {
         const d = entries.get(Tag.ImageDescription);
-        if (d) description = src.text(d, `${what}'s description`);
+        if (d) description = await src.text(d, `${what}'s description`);
       }
-      const subfile = one(Tag.NewSubfileType, 0);
+      const subfile = await one(Tag.NewSubfileType, 0);
       if (ifdIndex > 0 && (subfile & 5) !== 0) continue; // reduced-resolution copies and masks
       const bitsEntry = entries.get(Tag.BitsPerSample);
       const hdr: PageHeader = {
-        width: one(Tag.ImageWidth),
-        height: one(Tag.ImageLength),
-        samples: one(Tag.SamplesPerPixel, 1),
-        bits: bitsEntry ? src.ints(bitsEntry, what)[0]! : 1,
-        sampleFormat: one(Tag.SampleFormat, 1),
-        photometric: one(Tag.Photometric, 1),
-        planar: one(Tag.PlanarConfiguration, 1),
+        width: await one(Tag.ImageWidth),
+        height: await one(Tag.ImageLength),
+        samples: await one(Tag.SamplesPerPixel, 1),
+        bits: bitsEntry ? (await src.ints(bitsEntry, what))[0]! : 1,
+        sampleFormat: await one(Tag.SampleFormat, 1),
+        photometric: await one(Tag.Photometric, 1),
+        planar: await one(Tag.PlanarConfiguration, 1),
       };
       if (hdr.samples > 1 || hdr.photometric === 2 || hdr.photometric === 6) {
         throw cannotRead(
@@ -376,7 +378,7 @@ export class TiffStackReader {
           'Save the frames as one stack of equal-size images',
         );
       }
-      pages.push(TiffStackReader.pageLayout(src, entries, hdr, dtype!, what));
+      pages.push(await TiffStackReader.pageLayout(src, entries, hdr, dtype!, what));
     }
     if (!first || !dtype || pages.length === 0) throw cannotRead(file, 'the TIFF file holds no images', 'Export the stack again');
     const frameBytes = first.width * first.height * bytesPerSample(dtype);
@@ -462,17 +464,17 @@ export class TiffStackReader {
       littleEndian: le,
       compression: compressionName(pages[0]!.compression),
     };
-    return new TiffStackReader(file, info, fh, size, le, pages, rawStart, framePages);
+    return new TiffStackReader(file, info, source, opts.inflate, le, pages, rawStart, framePages);
   }
 
   /** Where a page's pixels are; validates everything against the file size up front. */
-  private static pageLayout(src: MetaSource, entries: Map<number, Entry>, hdr: PageHeader, dtype: StackDType, what: string): Page {
+  private static async pageLayout(src: MetaSource, entries: Map<number, Entry>, hdr: PageHeader, dtype: StackDType, what: string): Promise<Page> {
     const file = src.file;
-    const one = (tag: number, dflt: number): number => {
+    const one = async (tag: number, dflt: number): Promise<number> => {
       const e = entries.get(tag);
-      return e && e.count >= 1 ? src.ints({ ...e, count: 1 }, what)[0]! : dflt;
+      return e && e.count >= 1 ? (await src.ints({ ...e, count: 1 }, what))[0]! : dflt;
     };
-    const compression = one(Tag.Compression, 1);
+    const compression = await one(Tag.Compression, 1);
     if (!SUPPORTED_COMPRESSION.has(compression)) {
       throw cannotRead(
         file,
@@ -480,7 +482,7 @@ export class TiffStackReader {
         'Save it again uncompressed or with LZW/deflate (Fiji: File > Save As > Tiff...)',
       );
     }
-    const predictor = one(Tag.Predictor, 1);
+    const predictor = await one(Tag.Predictor, 1);
     if (predictor !== 1 && predictor !== 2 && predictor !== 3) {
       throw cannotRead(file, `${what} uses TIFF predictor ${predictor}, which is not supported`, 'Save it again without a predictor');
     }
@@ -488,14 +490,14 @@ export class TiffStackReader {
     const { width, height } = hdr;
     const rowBytes = width * bps;
     const tiled = entries.has(Tag.TileOffsets);
-    const blockW = tiled ? one(Tag.TileWidth, 0) : width;
-    let blockH = tiled ? one(Tag.TileLength, 0) : one(Tag.RowsPerStrip, height);
+    const blockW = tiled ? await one(Tag.TileWidth, 0) : width;
+    let blockH = tiled ? await one(Tag.TileLength, 0) : await one(Tag.RowsPerStrip, height);
     if (!tiled && (blockH < 1 || blockH > height)) blockH = height;
     if (blockW < 1 || blockH < 1) throw corrupt(file, `${what} has tiles of ${blockW}×${blockH} pixels`);
     const nBlocks = tiled ? Math.ceil(width / blockW) * Math.ceil(height / blockH) : Math.ceil(height / blockH);
     const offEntry = entries.get(tiled ? Tag.TileOffsets : Tag.StripOffsets);
     if (!offEntry) throw corrupt(file, `${what} has no image data offsets`);
-    const offsets = src.ints(offEntry, `${what}'s data offsets`);
+    const offsets = await src.ints(offEntry, `${what}'s data offsets`);
     if (offsets.length < nBlocks) throw corrupt(file, `${what} lists ${offsets.length} data blocks but needs ${nBlocks}`);
     const cntEntry = entries.get(tiled ? Tag.TileByteCounts : Tag.StripByteCounts);
     let counts: Float64Array;
@@ -507,7 +509,7 @@ export class TiffStackReader {
       for (let i = 0; i < nBlocks; i++) counts[i] = blockBytes(i);
     } else {
       if (!cntEntry) throw corrupt(file, `${what} is compressed but has no byte counts`);
-      counts = src.ints(cntEntry, `${what}'s byte counts`);
+      counts = await src.ints(cntEntry, `${what}'s byte counts`);
       if (counts.length < nBlocks) throw corrupt(file, `${what} lists ${counts.length} byte counts but needs ${nBlocks}`);
     }
     for (let i = 0; i < nBlocks; i++) {
@@ -554,9 +556,9 @@ export class TiffStackReader {
     } else {
       try {
         out = makeStackArray(this.dtype, count * px);
-      } catch {
+      } catch (err) {
         const gb = ((count * this.frameBytes) / 2 ** 30).toFixed(1);
-        throw cannotRead(this.path, `${count} frames (${gb} GiB) do not fit in memory at once`, 'Read fewer frames at a time');
+        throw cannotRead(this.path, `${count} frames (${gb} GiB) do not fit in memory at once`, 'Read fewer frames at a time', err);
       }
     }
     const dst = bytesOf(out);
@@ -591,8 +593,8 @@ export class TiffStackReader {
       await flush();
     } catch (err) {
       if (err instanceof StackError) throw err;
-      if ((err as NodeJS.ErrnoException | undefined)?.code) throw fsError(this.path, err);
-      throw cannotRead(this.path, `unexpected failure while reading pixels (${oneLine(err)})`, RECOPY);
+      if (errorCode(err)) throw fsError(this.path, err);
+      throw cannotRead(this.path, `unexpected failure while reading pixels (${oneLine(err)})`, RECOPY, err);
     }
     return out;
   }
@@ -604,20 +606,20 @@ export class TiffStackReader {
   }
 
   async close(): Promise<void> {
-    await this.fh.close().catch(() => undefined);
+    await this.source.close?.().catch(() => undefined);
   }
 
   private async readExtent(fileOff: number, dst: Uint8Array): Promise<void> {
     let done = 0;
     while (done < dst.length) {
       const n = Math.min(MAX_READ, dst.length - done);
-      const { bytesRead } = await this.fh.read(dst, done, n, fileOff + done);
+      const bytesRead = await readFully(this.source, fileOff + done, dst.subarray(done, done + n));
       if (bytesRead === 0) {
         throw truncated(this.path, `image data lies at bytes ${fileOff}–${fileOff + dst.length}`, fileOff + done);
       }
       done += bytesRead;
     }
-    if (this.le !== HOST_LE) swapBytes(dst, bytesPerSample(this.dtype));
+    if (this.le !== HOST_LITTLE_ENDIAN) swapBytes(dst, bytesPerSample(this.dtype));
   }
 
   /** Reads and decodes one page that is compressed, tiled or split into scattered strips. */
@@ -662,7 +664,7 @@ export class TiffStackReader {
       if (got < target.length) {
         throw corrupt(this.path, `${what}'s ${page.tiled ? 'tile' : 'strip'} ${i + 1} decodes to ${got} of ${target.length} bytes`);
       }
-      if (this.le !== HOST_LE && page.predictor !== 3) swapBytes(target, bps);
+      if (this.le !== HOST_LITTLE_ENDIAN && page.predictor !== 3) swapBytes(target, bps);
       if (page.predictor === 2) undoHorizontalPredictor(target, bps, bw, rows);
       else if (page.predictor === 3) undoFloatPredictor(target, bps, bw, rows);
       if (tile) {
@@ -680,7 +682,8 @@ export class TiffStackReader {
   private async readRaw(fileOff: number, dst: Uint8Array): Promise<void> {
     let done = 0;
     while (done < dst.length) {
-      const { bytesRead } = await this.fh.read(dst, done, Math.min(MAX_READ, dst.length - done), fileOff + done);
+      const n = Math.min(MAX_READ, dst.length - done);
+      const bytesRead = await readFully(this.source, fileOff + done, dst.subarray(done, done + n));
       if (bytesRead === 0) throw truncated(this.path, `image data lies at bytes ${fileOff}–${fileOff + dst.length}`, fileOff + done);
       done += bytesRead;
     }
@@ -695,7 +698,7 @@ export class TiffStackReader {
           return n;
         }
         case Compression.LZW: return lzwDecode(raw, out);
-        case Compression.Deflate: case Compression.AdobeDeflate: return deflateDecode(raw, out, nodeInflate);
+        case Compression.Deflate: case Compression.AdobeDeflate: return deflateDecode(raw, out, this.inflate);
         case Compression.PackBits: return packBitsDecode(raw, out);
         case Compression.Zstd: return zstdDecode(raw, out);
         default: throw new DecodeError(`compression ${compression}`);
@@ -703,47 +706,12 @@ export class TiffStackReader {
     } catch (err) {
       if (err instanceof StackError) throw err;
       const why = err instanceof DecodeError ? err.message : `${compressionName(compression)} data could not be decoded`;
-      throw corrupt(this.path, `${what}: ${why}`);
+      throw corrupt(this.path, `${what}: ${why}`, err);
     }
   }
-}
-
-/**
- * node:zlib's inflate rather than decode.ts's browser-safe default: on a deflate-compressed
- * 512×512×100 uint16 stack (noisy, 52 MB inflated, 1.7:1; 2-core AMD EPYC under load, Node 20),
- * one strip per page inflates in 208 ms against fflate's 485 ms (2.3×), 8-row strips in 262 ms
- * against 702 ms (2.7×).
- */
-function nodeInflate(src: Uint8Array, out: Uint8Array): number {
-  const inflated = inflateSync(src);
-  const n = Math.min(inflated.length, out.length);
-  out.set(inflated.subarray(0, n));
-  return n;
 }
 
 function oneLine(err: unknown): string {
   const m = err instanceof Error ? err.message : String(err);
   return m.split(/\r?\n/)[0]!.slice(0, 200);
-}
-
-/** Opens a stack for streaming reads (see TiffStackReader). */
-export function openStack(path: string, opts: ReadOptions = {}): Promise<TiffStackReader> {
-  return TiffStackReader.open(path, opts);
-}
-
-/** Shape, dtype and axes of a stack without reading its pixels. */
-export async function readStackInfo(path: string, opts: ReadOptions = {}): Promise<TiffStackInfo> {
-  const r = await TiffStackReader.open(path, opts);
-  await r.close();
-  return r.info;
-}
-
-/** Reads a whole stack. */
-export async function readStack(path: string, opts: ReadOptions = {}): Promise<TiffStack> {
-  const r = await TiffStackReader.open(path, opts);
-  try {
-    return await r.readAll();
-  } finally {
-    await r.close();
-  }
 }

@@ -1,22 +1,18 @@
 /**
- * Streaming, atomic TIFF stack writer.
+ * TIFF stack encoding on bytes: the file layout, its parts, and TiffEncoder, which builds a whole
+ * file in memory as frames arrive (node/tiff-files.ts writes the same parts to a file instead).
  *
  * Layout (the one ImageJ itself writes, so Fiji opens the stack fast and as one block):
  *   header | IFD 0 + its description | pixel data of all frames, back to back | IFDs 1…T-1
- * Every offset follows from the shape, so IFD 0 is written at creation, frames are written as
- * they arrive, and the remaining directories at close(). The file is written under a temporary
- * name in the same folder and renamed into place by close(); abort() deletes it.
+ * Every offset follows from the shape, so the header and IFD 0 can be written first, frames as
+ * they arrive, and the remaining directories at the end.
  */
-import { promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
-import { endianness } from 'node:os';
-import * as nodePath from 'node:path';
 import type { Stack, StackArray, StackDType } from '../../data/stack.js';
 import { StackError } from '../../errors.js';
-import { temporaryPath } from '../atomic.js';
+import { HOST_LITTLE_ENDIAN } from '../../util/endian.js';
+import { swapBytes } from './decode.js';
 import { bytesOf, bytesPerSample, dtypeOfArray, FieldType, Tag, tiffFromDtype } from './tags.js';
 
-const HOST_LE = endianness() === 'LE';
 const CLASSIC_LIMIT = 2 ** 32 - 1;
 /** ImageJ 1.x opens these types from a hyperstack description (tifffile's imagej=True allows the same). */
 const IMAGEJ_DTYPES: ReadonlySet<StackDType> = new Set<StackDType>(['uint8', 'uint16', 'float32']);
@@ -56,29 +52,13 @@ interface IfdEntry {
 
 const align = (n: number, a: number): number => Math.ceil(n / a) * a;
 
-function q(file: string): string {
+export function q(file: string): string {
   return `"${file.replace(/[\u0000-\u001f]/g, '?')}"`;
 }
 
-function cannotWrite(file: string, what: string, todo: string): StackError {
-  return new StackError(`Cannot write ${q(file)}: ${what}. ${todo}.`);
-}
-
-function fsWriteError(file: string, err: unknown): StackError {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const dir = nodePath.dirname(nodePath.resolve(file));
-  switch (code) {
-    case 'ENOENT': return cannotWrite(file, `the folder ${q(dir)} does not exist`, 'Create it first or choose another output path');
-    case 'ENOTDIR': return cannotWrite(file, 'a part of the path is not a folder', 'Choose another output path');
-    case 'EACCES': case 'EPERM': return cannotWrite(file, `permission denied in folder ${q(dir)}`, 'Choose a folder you can write to');
-    case 'EROFS': return cannotWrite(file, 'the file system is read-only', 'Choose a writable output folder');
-    case 'EISDIR': return cannotWrite(file, 'it is a folder', 'Give a file name ending in .tif');
-    case 'ENOSPC': return cannotWrite(file, 'the disk is full', 'Free some space or write to another disk');
-    case 'EDQUOT': return cannotWrite(file, 'the disk quota is exceeded', 'Free some space or write to another disk');
-    case 'EFBIG': return cannotWrite(file, 'the file is too large for this file system', 'Write to a file system that allows large files (not FAT32)');
-    case 'ENAMETOOLONG': return cannotWrite(file, 'the file name is too long', 'Choose a shorter name');
-    default: return cannotWrite(file, `the file system reported ${code ?? 'an I/O error'}`, 'Check that the disk or network share is available');
-  }
+/** `cause`: the error this one reports, where there is one. */
+export function cannotWrite(file: string, what: string, todo: string, cause?: unknown): StackError {
+  return new StackError(`Cannot write ${q(file)}: ${what}. ${todo}.`, cause === undefined ? undefined : { cause });
 }
 
 function checkShape(file: string, shape: readonly number[]): void {
@@ -128,53 +108,53 @@ function ifdBytes(entries: readonly IfdEntry[], big: boolean): number {
   return n;
 }
 
-/** Encodes an IFD at `offset` (little-endian), out-of-line values after it, pointing to `next`. */
-function encodeIfd(entries: readonly IfdEntry[], big: boolean, offset: number, next: number): Buffer {
-  const buf = Buffer.alloc(ifdBytes(entries, big));
+/** Encodes an IFD at `offset` (little-endian) into `buf`, out-of-line values after it, pointing to `next`. */
+function encodeIfd(entries: readonly IfdEntry[], big: boolean, offset: number, next: number, buf: Uint8Array): void {
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const u64 = (at: number, x: number): void => v.setBigUint64(at, BigInt(x), true);
   const inlineMax = big ? 8 : 4;
   let p = 0;
   if (big) {
-    buf.writeBigUInt64LE(BigInt(entries.length), 0);
+    u64(0, entries.length);
     p = 8;
   } else {
-    buf.writeUInt16LE(entries.length, 0);
+    v.setUint16(0, entries.length, true);
     p = 2;
   }
   let extra = p + entries.length * (big ? 20 : 12) + (big ? 8 : 4);
-  const writeValue = (at: number, type: number, v: number): void => {
+  const writeValue = (at: number, type: number, x: number): void => {
     switch (type) {
-      case FieldType.ASCII: buf[at] = v; break;
-      case FieldType.SHORT: buf.writeUInt16LE(v, at); break;
-      case FieldType.LONG: buf.writeUInt32LE(v, at); break;
-      case FieldType.LONG8: buf.writeBigUInt64LE(BigInt(v), at); break;
+      case FieldType.ASCII: buf[at] = x; break;
+      case FieldType.SHORT: v.setUint16(at, x, true); break;
+      case FieldType.LONG: v.setUint32(at, x, true); break;
+      case FieldType.LONG8: u64(at, x); break;
       default: throw new Error(`field type ${type}`);
     }
   };
   for (const e of entries) {
-    buf.writeUInt16LE(e.tag, p);
-    buf.writeUInt16LE(e.type, p + 2);
-    if (big) buf.writeBigUInt64LE(BigInt(e.values.length), p + 4);
-    else buf.writeUInt32LE(e.values.length, p + 4);
+    v.setUint16(p, e.tag, true);
+    v.setUint16(p + 2, e.type, true);
+    if (big) u64(p + 4, e.values.length);
+    else v.setUint32(p + 4, e.values.length, true);
     const valueField = p + (big ? 12 : 8);
     const size = TYPE_SIZE[e.type]! * e.values.length;
     let at = valueField;
     if (size > inlineMax) {
       at = extra;
-      if (big) buf.writeBigUInt64LE(BigInt(offset + extra), valueField);
-      else buf.writeUInt32LE(offset + extra, valueField);
+      if (big) u64(valueField, offset + extra);
+      else v.setUint32(valueField, offset + extra, true);
       extra += align(size, 2);
     }
     const step = TYPE_SIZE[e.type]!;
     for (let i = 0; i < e.values.length; i++) writeValue(at + i * step, e.type, e.values[i]!);
     p += big ? 20 : 12;
   }
-  if (big) buf.writeBigUInt64LE(BigInt(next), p);
-  else buf.writeUInt32LE(next, p);
-  return buf;
+  if (big) u64(p, next);
+  else v.setUint32(p, next, true);
 }
 
 function ascii(s: string): Uint8Array {
-  return Buffer.from(s.replace(/[^\x20-\x7e\n\r\t]/g, '?') + '\0', 'latin1');
+  return Uint8Array.from(s.replace(/[^\x20-\x7e\n\r\t]/g, '?') + '\0', (c) => c.charCodeAt(0));
 }
 
 /** ImageDescription (and Software) of page 1. */
@@ -214,221 +194,118 @@ export function planTiff(path: string, shape: readonly [number, number, number],
   return plan;
 }
 
-type State = 'open' | 'closing' | 'closed' | 'aborted' | 'failed';
-
-export class TiffStackWriter {
-  private framesWritten = 0;
-  private state: State = 'open';
-  /** Operations run one after another, in call order. */
-  private queue: Promise<unknown> = Promise.resolve();
-
-  private constructor(
-    readonly path: string,
-    readonly tempPath: string,
-    readonly shape: readonly [t: number, h: number, w: number],
-    readonly dtype: StackDType,
-    readonly plan: TiffPlan,
-    private fh: FileHandle | null,
-  ) {}
-
-  /** Frames written (or queued) so far. */
-  get frames(): number {
-    return this.framesWritten;
+/** The header and IFD 0, padded to where frame 0 starts (plan.dataOffset bytes). */
+export function tiffHead(plan: TiffPlan, shape: readonly [number, number, number], dtype: StackDType): Uint8Array {
+  const { bigTiff: big, dataOffset, tailOffset } = plan;
+  const out = new Uint8Array(dataOffset);
+  const v = new DataView(out.buffer);
+  const headerBytes = big ? 16 : 8;
+  out[0] = 0x49; // 'II': little-endian
+  out[1] = 0x49;
+  if (big) {
+    v.setUint16(2, 43, true);
+    v.setUint16(4, 8, true);
+    v.setUint16(6, 0, true);
+    v.setBigUint64(8, BigInt(headerBytes), true);
+  } else {
+    v.setUint16(2, 42, true);
+    v.setUint32(4, headerBytes, true);
   }
+  const entries = pageEntries(plan, shape, dtype, dataOffset, firstPageExtras(plan));
+  encodeIfd(entries, big, headerBytes, shape[0] > 1 ? tailOffset : 0, out.subarray(headerBytes));
+  return out;
+}
 
-  /**
-   * Creates the temporary file beside `path` and writes the header; throws StackError naming
-   * `path` when it cannot be written.
-   */
-  static async create(path: string, shape: readonly [number, number, number], dtype: StackDType, opts: WriteOptions = {}): Promise<TiffStackWriter> {
-    const plan = planTiff(path, shape, dtype, opts);
-    let isDir = false;
-    try {
-      isDir = (await fsp.stat(path)).isDirectory();
-    } catch {
-      // Not there yet: fine.
+/**
+ * Checks that `data` is whole frames of the stack's dtype that fit after the `written` frames;
+ * returns how many frames it holds, or the StackError to throw.
+ */
+export function checkFrames(file: string, shape: readonly [number, number, number], dtype: StackDType, written: number, data: StackArray): number | StackError {
+  const [t, h, w] = shape;
+  const px = h * w;
+  if (dtypeOfArray(data) !== dtype) {
+    return cannotWrite(file, `frames of type ${dtypeOfArray(data) ?? 'unknown'} were given to a ${dtype} stack`, 'Convert the frames to the stack\'s dtype');
+  }
+  if (data.length === 0 || data.length % px !== 0) {
+    return cannotWrite(file, `${data.length} pixels were given, not a whole number of ${h}×${w} frames`, 'Pass whole frames');
+  }
+  const n = data.length / px;
+  if (written + n > t) {
+    return cannotWrite(file, `${written + n} frames were given to a stack of ${t} frames`, 'Create the writer with the right number of frames');
+  }
+  return n;
+}
+
+/** Frames as the file stores them (little-endian): their own bytes, or a swapped copy on a big-endian host. */
+export function frameBytes(data: StackArray): Uint8Array {
+  const bytes = bytesOf(data);
+  const size = data.BYTES_PER_ELEMENT;
+  if (HOST_LITTLE_ENDIAN || size === 1) return bytes;
+  const copy = bytes.slice();
+  swapBytes(copy, size);
+  return copy;
+}
+
+/**
+ * IFDs 1…T-1 in pieces of at most 4096 directories: each piece's bytes and the file offset
+ * they go to (the first at plan.tailOffset).
+ */
+export function* tiffTail(plan: TiffPlan, shape: readonly [number, number, number], dtype: StackDType): Generator<{ offset: number; bytes: Uint8Array }> {
+  const [t] = shape;
+  const { bigTiff: big, tailOffset, tailIfdBytes, dataOffset, frameBytes: fb } = plan;
+  const chunk = 4096;
+  for (let k0 = 1; k0 < t; k0 += chunk) {
+    const k1 = Math.min(t, k0 + chunk);
+    const buf = new Uint8Array((k1 - k0) * tailIfdBytes);
+    for (let k = k0; k < k1; k++) {
+      const at = tailOffset + (k - 1) * tailIfdBytes;
+      const entries = pageEntries(plan, shape, dtype, dataOffset + k * fb, []);
+      encodeIfd(entries, big, at, k + 1 < t ? at + tailIfdBytes : 0, buf.subarray((k - k0) * tailIfdBytes, (k - k0 + 1) * tailIfdBytes));
     }
-    if (isDir) throw cannotWrite(path, 'it is a folder', 'Give a file name ending in .tif');
-    const tmp = temporaryPath(path);
-    let fh: FileHandle;
-    try {
-      fh = await fsp.open(tmp, 'w');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        const dir = nodePath.dirname(nodePath.resolve(path));
-        const dirExists = await fsp.stat(dir).then((s) => s.isDirectory(), () => false);
-        if (dirExists) throw cannotWrite(path, `files cannot be created in folder ${q(dir)}`, 'Choose a writable output folder');
-      }
-      throw fsWriteError(path, err);
-    }
-    const w = new TiffStackWriter(path, tmp, [shape[0], shape[1], shape[2]], dtype, plan, fh);
-    try {
-      await w.writeAt(w.headerAndFirstIfd(), 0);
-    } catch (err) {
-      await w.cleanup();
-      throw fsWriteError(path, err);
-    }
-    return w;
-  }
-
-  private headerAndFirstIfd(): Buffer {
-    const { bigTiff: big, dataOffset, tailOffset } = this.plan;
-    const [t] = this.shape;
-    const header = Buffer.alloc(big ? 16 : 8);
-    header.write('II', 0, 'latin1');
-    if (big) {
-      header.writeUInt16LE(43, 2);
-      header.writeUInt16LE(8, 4);
-      header.writeUInt16LE(0, 6);
-      header.writeBigUInt64LE(BigInt(header.length), 8);
-    } else {
-      header.writeUInt16LE(42, 2);
-      header.writeUInt32LE(header.length, 4);
-    }
-    const entries = pageEntries(this.plan, this.shape, this.dtype, dataOffset, firstPageExtras(this.plan));
-    const ifd = encodeIfd(entries, big, header.length, t > 1 ? tailOffset : 0);
-    const out = Buffer.alloc(dataOffset);
-    header.copy(out, 0);
-    ifd.copy(out, header.length);
-    return out;
-  }
-
-  /**
-   * Appends frames: `data` holds one or more whole frames (h × w pixels each) of the writer's dtype.
-   * Calls may overlap; frames land in call order.
-   */
-  writeFrames(data: StackArray): Promise<void> {
-    const [t, h, w] = this.shape;
-    const px = h * w;
-    const notOpen = this.notOpen('write frames to');
-    if (notOpen) return Promise.reject(notOpen);
-    if (dtypeOfArray(data) !== this.dtype) {
-      return Promise.reject(cannotWrite(this.path, `frames of type ${dtypeOfArray(data) ?? 'unknown'} were given to a ${this.dtype} stack`, 'Convert the frames to the stack\'s dtype'));
-    }
-    if (data.length === 0 || data.length % px !== 0) {
-      return Promise.reject(cannotWrite(this.path, `${data.length} pixels were given, not a whole number of ${h}×${w} frames`, 'Pass whole frames'));
-    }
-    const n = data.length / px;
-    if (this.framesWritten + n > t) {
-      return Promise.reject(cannotWrite(this.path, `${this.framesWritten + n} frames were given to a stack of ${t} frames`, 'Create the writer with the right number of frames'));
-    }
-    const first = this.framesWritten;
-    this.framesWritten += n;
-    return this.enqueue(async () => {
-      let bytes = bytesOf(data);
-      if (!HOST_LE && bytesPerSample(this.dtype) > 1) {
-        const copy = Buffer.from(bytes);
-        if (bytesPerSample(this.dtype) === 2) copy.swap16();
-        else copy.swap32();
-        bytes = copy;
-      }
-      await this.writeAt(bytes, this.plan.dataOffset + first * this.plan.frameBytes);
-    });
-  }
-
-  /** Appends one frame (h × w pixels). */
-  writeFrame(frame: StackArray): Promise<void> {
-    return this.writeFrames(frame);
-  }
-
-  /**
-   * Writes the remaining directories, flushes and renames the file into place. All frames must have
-   * been written; otherwise the temporary file is deleted and a StackError thrown.
-   */
-  close(): Promise<void> {
-    const notOpen = this.notOpen('close');
-    if (notOpen) return Promise.reject(notOpen);
-    this.state = 'closing';
-    const [t] = this.shape;
-    const written = this.framesWritten;
-    return this.enqueue(async () => {
-      if (written !== t) throw cannotWrite(this.path, `only ${written} of ${t} frames were written`, 'Nothing was saved; run again');
-      const { bigTiff: big, tailOffset, tailIfdBytes, dataOffset, frameBytes } = this.plan;
-      const chunk = 4096;
-      for (let k0 = 1; k0 < t; k0 += chunk) {
-        const k1 = Math.min(t, k0 + chunk);
-        const buf = Buffer.alloc((k1 - k0) * tailIfdBytes);
-        for (let k = k0; k < k1; k++) {
-          const at = tailOffset + (k - 1) * tailIfdBytes;
-          const entries = pageEntries(this.plan, this.shape, this.dtype, dataOffset + k * frameBytes, []);
-          encodeIfd(entries, big, at, k + 1 < t ? at + tailIfdBytes : 0).copy(buf, (k - k0) * tailIfdBytes);
-        }
-        await this.writeAt(buf, tailOffset + (k0 - 1) * tailIfdBytes);
-      }
-      const fh = this.fh!;
-      this.fh = null;
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await fsp.rename(this.tempPath, this.path);
-      this.state = 'closed';
-    });
-  }
-
-  /**
-   * Stops writing and deletes the temporary file; the final name is never created. Safe to call more
-   * than once and after a failure; does nothing once close() has succeeded.
-   */
-  async abort(): Promise<void> {
-    if (this.state === 'closing') await this.queue;
-    if (this.state === 'closed') return;
-    this.state = 'aborted';
-    await this.queue;
-    await this.cleanup();
-  }
-
-  private notOpen(action: string): StackError | null {
-    if (this.state === 'open') return null;
-    const why = this.state === 'failed' ? 'stopped by an earlier error' : this.state === 'aborted' ? 'aborted' : 'closed';
-    return cannotWrite(this.path, `cannot ${action} a writer that was ${why}`, 'Create a new writer');
-  }
-
-  private enqueue(op: () => Promise<void>): Promise<void> {
-    const run = this.queue.then(async () => {
-      if (this.state === 'failed' || this.state === 'aborted') {
-        throw cannotWrite(this.path, `writing stopped (${this.state === 'failed' ? 'after an earlier error' : 'aborted'})`, 'Nothing was saved; run again');
-      }
-      try {
-        await op();
-      } catch (err) {
-        this.state = 'failed';
-        await this.cleanup();
-        throw err instanceof StackError ? err : fsWriteError(this.path, err);
-      }
-    });
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private async writeAt(bytes: Uint8Array, position: number): Promise<void> {
-    const fh = this.fh;
-    if (!fh) throw cannotWrite(this.path, 'the writer is closed', 'Create a new writer');
-    let done = 0;
-    while (done < bytes.length) {
-      const n = Math.min(bytes.length - done, 1 << 30);
-      const { bytesWritten } = await fh.write(bytes, done, n, position + done);
-      done += bytesWritten;
-    }
-  }
-
-  private async cleanup(): Promise<void> {
-    const fh = this.fh;
-    this.fh = null;
-    if (fh) await fh.close().catch(() => undefined);
-    await fsp.rm(this.tempPath, { force: true }).catch(() => undefined);
+    yield { offset: tailOffset + (k0 - 1) * tailIfdBytes, bytes: buf };
   }
 }
 
-/** Writes a whole stack atomically. */
-export async function writeStack(path: string, stack: Stack, opts: WriteOptions = {}): Promise<void> {
-  const w = await TiffStackWriter.create(path, stack.shape, stack.dtype, opts);
-  try {
-    await w.writeFrames(stack.data);
-    await w.close();
-  } catch (err) {
-    await w.abort();
-    throw err;
+/**
+ * A TIFF file built in memory as frames arrive (a FrameSink for denoiseStack): the browser's
+ * way to a downloadable stack. `name` is what messages call the file.
+ */
+export class TiffEncoder {
+  readonly plan: TiffPlan;
+  private readonly file: Uint8Array;
+  private written = 0;
+
+  constructor(
+    readonly name: string,
+    readonly shape: readonly [t: number, h: number, w: number],
+    readonly dtype: StackDType,
+    opts: WriteOptions = {},
+  ) {
+    this.plan = planTiff(name, shape, dtype, opts);
+    this.file = new Uint8Array(this.plan.fileBytes);
+    this.file.set(tiffHead(this.plan, shape, dtype));
   }
+
+  /** Appends whole frames of the stack's dtype. */
+  writeFrames(data: StackArray): void {
+    const n = checkFrames(this.name, this.shape, this.dtype, this.written, data);
+    if (n instanceof StackError) throw n;
+    this.file.set(frameBytes(data), this.plan.dataOffset + this.written * this.plan.frameBytes);
+    this.written += n;
+  }
+
+  /** The whole file, once every frame has been written. */
+  bytes(): Uint8Array {
+    const [t] = this.shape;
+    if (this.written !== t) throw cannotWrite(this.name, `only ${this.written} of ${t} frames were written`, 'Write every frame first');
+    for (const { offset, bytes } of tiffTail(this.plan, this.shape, this.dtype)) this.file.set(bytes, offset);
+    return this.file;
+  }
+}
+
+/** A whole stack as TIFF file bytes. */
+export function encodeTiff(stack: Stack, opts: WriteOptions = {}, name = 'stack.tif'): Uint8Array {
+  const encoder = new TiffEncoder(name, stack.shape, stack.dtype, opts);
+  encoder.writeFrames(stack.data);
+  return encoder.bytes();
 }

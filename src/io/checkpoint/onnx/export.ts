@@ -2,7 +2,6 @@ import { CheckpointError, ConfigError } from '../../../errors.js';
 import { type ModelConfig, temporalLength, validateModelConfig } from '../../../model/config.js';
 import type { ParamSpec, StateDict } from '../../../model/params.js';
 import { modelEntries } from '../../../model/srdtrans.js';
-import { describeFsError, writeFileAtomic } from '../../atomic.js';
 import { GraphBuilder } from './graph.js';
 import { OnnxLayers } from './layers.js';
 import { encodeModel } from './messages.js';
@@ -64,15 +63,6 @@ export function exportOnnx(config: ModelConfig, sd: StateDict, options: OnnxExpo
       ['srdtrans.patch', JSON.stringify({ t: patchT, y: xy, x: xy })],
     ]),
   });
-}
-
-/** Writes an exported model atomically. */
-export async function writeOnnx(file: string, bytes: Uint8Array): Promise<void> {
-  try {
-    await writeFileAtomic(file, bytes);
-  } catch (err) {
-    throw new CheckpointError(`${file}: cannot write (${describeFsError(err)}); free some space or choose a writable location`);
-  }
 }
 
 /** Encoders, bottleneck transformers, decoders: the published forward pass in NCDHW. */

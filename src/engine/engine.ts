@@ -1,0 +1,151 @@
+/**
+ * Starting TF.js on one backend, for any JavaScript host. Each backend's package (and our kernels
+ * for it) is imported when that backend is started, so a browser bundle loads only the one it
+ * uses. What differs between hosts (where WebGPU and the gradients come from) is an EngineHost:
+ * the browser's by default; engine/backend.ts is Node's (Dawn).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError } from '../errors.js';
+
+export type BackendName = 'webgpu' | 'wasm' | 'cpu';
+export type BackendChoice = BackendName | 'auto';
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'cpu'];
+
+/** What the engine chose, in words a user can read. */
+export interface EngineInfo {
+  backend: BackendName;
+  /** The GPU adapter's description, for webgpu. */
+  adapter?: string;
+  /** True when the WebGPU adapter is a CPU emulation (lavapipe, SwiftShader). */
+  softwareAdapter?: boolean;
+  /** Why this backend, for `auto`. */
+  reason: string;
+}
+
+/** WebGPU, or why there is none. */
+export type GpuResult = { gpu: GPU } | { gpu?: undefined; why: string };
+
+/** What the engine needs from the JavaScript host. */
+export interface EngineHost {
+  /** The host's WebGPU entry point (navigator.gpu in a browser). */
+  gpu(): Promise<GpuResult>;
+  /** Registers TF.js's gradients (training needs them; tfjs-core registers none itself). */
+  registerGradients(): Promise<unknown>;
+}
+
+/** A browser (or any host with navigator.gpu, or without WebGPU at all). */
+export const BROWSER_HOST: EngineHost = {
+  gpu: async () => {
+    const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+    return gpu ? { gpu } : { why: 'this browser has no WebGPU (navigator.gpu)' };
+  },
+  registerGradients: () => import('@tensorflow/tfjs-core/dist/register_all_gradients.js'),
+};
+
+interface GpuProbe {
+  adapter: GPUAdapter;
+  description: string;
+  software: boolean;
+}
+
+/** No adapter, and why. */
+interface NoGpu {
+  adapter?: undefined;
+  why: string;
+}
+
+/**
+ * Initialise TF.js on one backend. `auto` takes WebGPU on a hardware adapter, else wasm
+ * (TF.js's fastest CPU path); an explicit `webgpu` also accepts a software adapter, which is
+ * what the tests run on without a GPU.
+ */
+export async function initEngine(choice: BackendChoice = 'auto', host: EngineHost = BROWSER_HOST): Promise<EngineInfo> {
+  if (!BACKEND_CHOICES.includes(choice)) {
+    throw new ConfigError(`unknown backend '${choice}': use one of ${BACKEND_CHOICES.join(', ')}`);
+  }
+  await (gradients ??= host.registerGradients());
+  if (choice === 'cpu' || choice === 'wasm') {
+    await activate(choice);
+    return { backend: choice, reason: 'requested' };
+  }
+  const probe = await probeGpu(host);
+  const gpu = probe.adapter ? probe : undefined;
+  if (choice === 'webgpu') {
+    if (!gpu) {
+      throw new ConfigError(`WebGPU is not available here (${(probe as NoGpu).why}): use --backend wasm or cpu, or install a Vulkan driver`);
+    }
+    await activateWebGpu(gpu);
+    return { backend: 'webgpu', adapter: gpu.description, softwareAdapter: gpu.software, reason: 'requested' };
+  }
+  if (gpu && !gpu.software) {
+    await activateWebGpu(gpu);
+    return { backend: 'webgpu', adapter: gpu.description, softwareAdapter: false, reason: 'hardware GPU adapter found' };
+  }
+  await activate('wasm');
+  return {
+    backend: 'wasm',
+    reason: gpu ? `only a software GPU adapter (${gpu.description}), so the CPU path` : `no GPU adapter: ${(probe as NoGpu).why}; so the CPU path`,
+  };
+}
+
+let gradients: Promise<unknown> | undefined;
+
+/** Whether a WebGPU adapter exists at all (software ones included), without activating it. */
+export async function webGpuAvailable(host: EngineHost = BROWSER_HOST): Promise<boolean> {
+  return (await probeGpu(host)).adapter !== undefined;
+}
+
+/** Whether a hardware (not software-emulated) WebGPU adapter exists, without activating it. */
+export async function hardwareWebGpuAvailable(host: EngineHost = BROWSER_HOST): Promise<boolean> {
+  const gpu = await probeGpu(host);
+  return gpu.adapter !== undefined && !gpu.software;
+}
+
+export function describeEngine(info: EngineInfo): string {
+  const adapter = info.adapter ? ` on ${info.adapter}${info.softwareAdapter ? ' (software)' : ''}` : '';
+  return `backend ${info.backend}${adapter} (${info.reason})`;
+}
+
+async function activate(name: BackendName): Promise<void> {
+  if (name === 'cpu') await import('@tensorflow/tfjs-backend-cpu');
+  if (name === 'wasm') (await import('./wasm.js')).registerWasmKernels();
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new ConfigError(`the ${name} backend failed to start: try another --backend`);
+  await tf.ready();
+  quietCpuBanner();
+}
+
+async function activateWebGpu(probe: GpuProbe): Promise<void> {
+  (await import('./webgpu.js')).registerWebGpu(probe.adapter);
+  await activate('webgpu');
+}
+
+/** The adapter probe is cached per host: Dawn's instance must outlive every device made from it. */
+const probes = new WeakMap<EngineHost, Promise<GpuProbe | NoGpu>>();
+
+function probeGpu(host: EngineHost): Promise<GpuProbe | NoGpu> {
+  let probe = probes.get(host);
+  if (!probe) {
+    probe = (async (): Promise<GpuProbe | NoGpu> => {
+      const found = await host.gpu();
+      if (!found.gpu) return { why: found.why };
+      const adapter = await found.gpu.requestAdapter({ powerPreference: 'high-performance' });
+      if (!adapter) return { why: 'no adapter found' };
+      const info = adapter.info;
+      const software =
+        (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
+        info.architecture === 'software' ||
+        /llvmpipe|lavapipe|swiftshader/i.test(`${info.description} ${info.device}`);
+      const description = [info.vendor, info.description || info.device].filter(Boolean).join(' ') || 'unknown adapter';
+      return { adapter, description, software };
+    })();
+    probes.set(host, probe);
+  }
+  return probe;
+}
+
+/** TF.js's cpu backend prints a tfjs-node advertisement on first use; that package is not an option here. */
+function quietCpuBanner(): void {
+  const backend = tf.backend() as { firstUse?: boolean };
+  if (tf.getBackend() === 'cpu') backend.firstUse = false;
+}

@@ -1,0 +1,49 @@
+/**
+ * `srdtrans bench quality --paper` through the real command line, at a toy size: the paper's raw
+ * noise level is found, every method is scored, the report and figures are written, the models
+ * are kept, and a rerun refuses to overwrite them unless it continues them with --resume.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { after, describe, it } from 'node:test';
+import { assertOk, assertUserError, runCli, tempDir } from './cli-helpers.js';
+
+const tmp = tempDir('srdtrans-bench-');
+after(tmp.cleanup);
+const out = tmp.file('paper');
+const args = ['bench', 'quality', '--paper', '--out', out, '--rates', '0.3', '--frames', '64', '--size', '32', '--steps', '2', '--epochs', '2', '--patch-xy', '16', '--backend', 'wasm'];
+
+interface Report {
+  results: { condition: { frameRate: number; photons: number }; results: { method: string; steps: number | null; evaluation: Record<string, number | null> }[] }[];
+}
+
+describe('bench quality --paper', () => {
+  it('scores every method at the paper\'s raw SNR and writes the report, the figures and the models', async () => {
+    const r = await runCli(args);
+    assertOk(r);
+    const report = JSON.parse(readFileSync(`${out}/results.json`, 'utf8')) as Report;
+    const [only] = report.results;
+    assert.equal(report.results.length, 1);
+    assert.equal(only!.condition.frameRate, 0.3);
+    const methods = only!.results.map((m) => m.method);
+    assert.deepEqual(methods, ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 'SRDTrans (spatial)', 'temporal sampling (DeepCAD-style)']);
+    const raw = only!.results[0]!.evaluation;
+    assert.ok(Math.abs(raw['snr_z_db']! - -1) < 0.05, `raw SNR ${raw['snr_z_db']} dB, expected the paper's -1 dB at 0.3 Hz`);
+    for (const m of only!.results.slice(4)) assert.ok(m.steps! > 0, `${m.method} trained`);
+    const md = readFileSync(`${out}/results.md`, 'utf8');
+    for (const title of ['SNR (dB, both stacks standardised', 'SSIM', 'Neuron trace correlation']) assert.ok(md.includes(title), title);
+    for (const f of ['snr-vs-frame-rate.png', 'examples-calcium-0.3-hz.png', 'traces-calcium-0.3-hz.png', 'models/calcium-0.3-hz-spatial/best.safetensors', 'models/calcium-0.3-hz-temporal/best.safetensors']) {
+      assert.ok(existsSync(`${out}/${f}`), f);
+    }
+  });
+
+  it('keeps the models of an earlier run: refused without --resume, read back with it', async () => {
+    assertUserError(await runCli(args), '--resume', 'models');
+    const before = JSON.parse(readFileSync(`${out}/results.json`, 'utf8')) as Report;
+    const r = await runCli([...args, '--resume']);
+    assertOk(r);
+    assert.doesNotMatch(r.stderr, /training SRDTrans/, 'finished models are not trained again');
+    const again = JSON.parse(readFileSync(`${out}/results.json`, 'utf8')) as Report;
+    assert.deepEqual(again.results[0]!.results.map((m) => m.evaluation), before.results[0]!.results.map((m) => m.evaluation));
+  });
+});
