@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
@@ -6,7 +7,9 @@ import { denoiseStack, sourceMean } from '../infer/denoise.js';
 import { autoParallel } from '../infer/auto-parallel.js';
 import { WorkerPool } from '../infer/worker-pool.js';
 import { outputDType } from '../infer/stitch.js';
-import { createStackFile, openStackFile } from '../io/stack-file.js';
+import { createStackFile, openStackFile, type StackFileWriter } from '../io/stack-file.js';
+import { markShardDone, openShardStore, parseShard, shardDone, shardFrames, type ShardSpec } from '../io/zarr/shards.js';
+import { defaultChunks, ZarrStackWriter } from '../io/zarr/writer.js';
 import { isZarrPath } from '../io/zarr/files.js';
 import { makeOutputFolder } from './output.js';
 import { resolveModel, type ResolvedModel } from '../io/checkpoint/model-dir.js';
@@ -20,6 +23,8 @@ const SPEC: OptionSpec = {
   model: { type: 'string', help: 'model directory from `srdtrans train` (its best epoch), a checkpoint file in one, or a .pth' },
   epoch: { type: 'string', help: 'with a model directory: use this epoch\'s checkpoint instead of the best one' },
   out: { type: 'string', help: 'output TIFF or OME-Zarr (a name ending in .zarr) for one input, or a folder (several inputs, or an existing folder)' },
+  shard: { type: 'string', help: 'i/N: compute only shard i of N of an OME-Zarr output (a cluster array task); one input' },
+  resume: { type: 'boolean', help: 'with --shard: skip the shard if an earlier run finished it' },
   'zarr-format': { type: 'string', help: 'OME-Zarr output: 3 (OME-NGFF 0.5) or 2 (0.4, for tools that read only Zarr v2)', default: 3 },
   'patch-xy': { type: 'string', help: 'inference patch width/height (default: the training patch size)' },
   'patch-t': { type: 'string', help: 'inference patch length; must equal the model\'s (default: the model\'s)' },
@@ -67,9 +72,21 @@ export async function run(args: string[]): Promise<number> {
     asFloat: values['float'] === true,
   };
   const files = await expandInputs(positionals);
+  const shard = values['shard'] === undefined ? null : parseShard(stringOption(values, 'shard')!);
+  if (shard && (files.length !== 1 || !isZarrPath(out) || /^https?:/i.test(out))) {
+    throw new ConfigError(files.length !== 1
+      ? `--shard: a sharded run denoises one stack (got ${files.length}); run one job per stack`
+      : `--shard: --out ${out} must be an OME-Zarr folder (a name ending in .zarr): shards write its chunks`);
+  }
   let patches = 0;
   for (const file of files) patches += await checkInput(file, channel, { ...options, patchT });
   const targets = await outputPaths(files, out);
+  const part = shard ? await prepareShard(files[0]!, out, shard, { channel, zarrFormat, weightsFile: resolved.weightsFile, settings: { ...options, patchT } }) : null;
+  if (part?.done && values['resume'] === true) {
+    log(`srdtrans denoise: shard ${shard!.index}/${shard!.count} (frames ${part.frames[0]}..${part.frames[1]}) was finished by an earlier run; nothing to do`);
+    emit({ event: 'done', file: files[0], output: out, shard: `${shard!.index}/${shard!.count}`, skipped: true });
+    return 0;
+  }
 
   let loaded: (DenoiseNetwork & { inFlight?: number }) | null = null;
   const controller = new AbortController();
@@ -84,7 +101,7 @@ export async function run(args: string[]): Promise<number> {
       const stack = await openStackFile(file, channel === undefined ? {} : { channel });
       const target = targets[i]!;
       const scale = 'scale' in stack.info ? { scale: stack.info.scale } : {};
-      const writer = await createStackFile(target, stack.shape, outputDType(stack.dtype, options.asFloat), { format: zarrFormat, ...scale })
+      const writer = await (part ? part.open() : createStackFile(target, stack.shape, outputDType(stack.dtype, options.asFloat), { format: zarrFormat, ...scale }))
         .catch(async (err: unknown) => {
           await stack.close();
           throw err;
@@ -111,7 +128,7 @@ export async function run(args: string[]): Promise<number> {
         }
         const bar = new ProgressBar(`denoise ${path.basename(file)}`, progressMode(json));
         await denoiseStack(loaded.network, stack, {
-          ...options, name: file, signal: controller.signal,
+          ...options, name: file, signal: controller.signal, ...(part ? { frames: part.frames } : {}),
           inFlight: loaded.inFlight ?? 1,
           onProgress: (done, total) => {
             bar.update({ done, total });
@@ -119,6 +136,7 @@ export async function run(args: string[]): Promise<number> {
           },
         }, writer);
         await writer.close();
+        if (part) await part.finish();
       } catch (err) {
         await writer.abort();
         throw err;
@@ -173,6 +191,41 @@ async function checkInput(file: string, channel: number | undefined, o: { patchX
   } finally {
     await reader.close();
   }
+}
+
+/**
+ * A shard's part of a sharded job's OME-Zarr output: the store (made now if no shard has made it),
+ * the frames this shard writes, whether an earlier run finished it, and its writer. The job is
+ * the input, the model's bytes and the inference settings: shards of one job share a store.
+ */
+async function prepareShard(
+  file: string, out: string, spec: ShardSpec,
+  o: { channel: number | undefined; zarrFormat: 2 | 3; weightsFile: string; settings: Record<string, unknown> },
+): Promise<{ frames: [number, number]; done: boolean; open(): Promise<StackFileWriter>; finish(): Promise<void> }> {
+  const reader = await openStackFile(file, o.channel === undefined ? {} : { channel: o.channel });
+  const { shape, dtype } = reader;
+  const scale = 'scale' in reader.info ? { scale: reader.info.scale } : {};
+  await reader.close();
+  const weights = await fs.readFile(o.weightsFile);
+  const job = {
+    input: /^https?:/i.test(file) ? file : path.resolve(file), channel: o.channel ?? null, shape, dtype,
+    model: path.resolve(o.weightsFile), modelSha256: createHash('sha256').update(weights).digest('hex'), ...o.settings,
+  };
+  const outType = outputDType(dtype, o.settings['asFloat'] === true);
+  // Checked before the store is made, so that a shard that cannot exist writes nothing.
+  shardFrames(shape[0], defaultChunks(shape)[0], spec);
+  const { store, chunks } = await openShardStore(out, shape, outType, job, { format: o.zarrFormat, ...scale });
+  const frames = shardFrames(shape[0], chunks[0], spec);
+  return {
+    frames,
+    done: await shardDone(out, spec),
+    open: async () => {
+      const writer = await ZarrStackWriter.openPart(store, frames[0], frames[1]);
+      // Chunks a killed shard left half-written are rewritten by its rerun; there is nothing to remove.
+      return { writeFrames: (f) => writer.writeFrames(f), close: () => writer.close(), abort: async () => undefined };
+    },
+    finish: () => markShardDone(out, spec, { shard: `${spec.index}/${spec.count}`, frames, finished: new Date().toISOString() }),
+  };
 }
 
 /** One output per input: `--out` is the file (or .zarr store) itself for one input, else a folder. */

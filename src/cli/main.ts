@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(args
   convert: { summary: 'convert a stack between TIFF and OME-Zarr, streaming', load: () => import('./convert.js') },
   evaluate: { summary: 'score a denoised stack against a reference', load: () => import('./evaluate.js') },
   export: { summary: 'write a model as a PyTorch .pth state dict for the published code', load: () => import('./export.js') },
+  cluster: { summary: 'run denoise as a Slurm job array of shards; see a job\'s state', load: () => import('./cluster.js') },
   bench: { summary: 'bench quality: every method against simulated ground truth', load: () => import('./bench.js') },
 };
 

@@ -18,6 +18,11 @@ export interface DenoiseOptions {
   /** Aborting stops after the patch in flight with an InterruptedError. */
   signal?: AbortSignal;
   /**
+   * Only output frames [from, to) (a cluster shard's part): the slabs that make them run, each
+   * as in a whole run, so the frames are the same bytes. Default: all frames.
+   */
+  frames?: readonly [from: number, to: number];
+  /**
    * Patches handed to the network ahead of the one whose result is needed next (default 1): a
    * WorkerPool computes that many at once. Results are still stitched in patch order.
    */
@@ -89,6 +94,11 @@ export async function denoiseStack(model: SRDTrans | PatchNetwork, input: Stack 
   const { patchXY, scale } = options;
   const [, h, w] = source.shape;
   const grid = inferenceGrid(source.shape, { patchXY, patchT, overlap: options.overlap, name: options.name });
+  const [from, to] = options.frames ?? [0, source.shape[0]];
+  if (!(from >= 0 && from < to && to <= source.shape[0])) throw new RangeError(`frames ${from}..${to} outside the stack's 0..${source.shape[0]}`);
+  const slabs = inferenceSlabs(grid).filter((s) => s.finalT1 > from && s.finalT0 < to);
+  const [first, end] = [slabs[0]!.first, slabs.at(-1)!.end];
+  // The published normalisation subtracts the whole stack's mean: a part reads every frame once for it.
   const mean = await sourceMean(source, options.name);
   const window = new FrameWindow(source, patchT);
   const size = { t: patchT, h: patchXY, w: patchXY };
@@ -96,7 +106,7 @@ export async function denoiseStack(model: SRDTrans | PatchNetwork, input: Stack 
   // Patch i is read into inputs[i % inFlight], which stitching reads again once its result is in.
   const inputs = Array.from({ length: inFlight }, () => new Float32Array(patchT * patchXY * patchXY));
   const pending: Array<Promise<Float32Array>> = [];
-  let next = 0;
+  let next = first;
   // Patches are read one after another, in order, so that the window only ever moves forward.
   let reading: Promise<unknown> = Promise.resolve();
   const startPatch = (i: number): Promise<Float32Array> => {
@@ -111,15 +121,15 @@ export async function denoiseStack(model: SRDTrans | PatchNetwork, input: Stack 
     return output;
   };
   let done = 0;
-  options.onProgress?.(0, grid.length);
-  for (const slab of inferenceSlabs(grid)) {
+  options.onProgress?.(0, end - first);
+  for (const slab of slabs) {
     const buffer = makeSlabBuffer(slab, h, w);
     for (let i = slab.first; i < slab.end; i++) {
       // Patches run ahead across slab ends too, so the network is busy while frames are written.
-      for (; next < grid.length && next < i + inFlight; next++) pending.push(startPatch(next));
+      for (; next < end && next < i + inFlight; next++) pending.push(startPatch(next));
       const output = await pending.shift()!;
       rescaleKept(output, inputs[i % inFlight]!, size, grid[i]!, mean, buffer);
-      options.onProgress?.(++done, grid.length);
+      options.onProgress?.(++done, end - first);
       if (options.signal) {
         // Inference on cpu/wasm never yields to the event loop, so a Ctrl-C handler could
         // not run until the whole stack was done.
@@ -127,7 +137,10 @@ export async function denoiseStack(model: SRDTrans | PatchNetwork, input: Stack 
         if (options.signal.aborted) throw new InterruptedError('interrupted');
       }
     }
-    await sink.writeFrames(toOutputType(finalFrames(buffer, slab), source.dtype, scale, options.asFloat));
+    const frame = h * w;
+    const [t0, t1] = [Math.max(slab.finalT0, from), Math.min(slab.finalT1, to)];
+    const final = finalFrames(buffer, slab).subarray((t0 - slab.finalT0) * frame, (t1 - slab.finalT0) * frame);
+    await sink.writeFrames(toOutputType(final, source.dtype, scale, options.asFloat));
   }
 }
 

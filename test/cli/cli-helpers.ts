@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -174,4 +174,18 @@ export function assertUserError(r: CliResult, ...parts: string[]): string {
 export function assertEmptyDir(dir: string): void {
   const left = existsSync(dir) ? readdirSync(dir) : [];
   assert.deepEqual(left, [], `files left behind in ${dir}: ${left.join(', ')}`);
+}
+
+/** Every chunk file of an OME-Zarr image "0", by path relative to the store (metadata left out). */
+export function zarrChunks(store: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name !== 'zarr.json') out.set(path.relative(store, p), readFileSync(p));
+    }
+  };
+  walk(path.join(store, '0'));
+  return out;
 }

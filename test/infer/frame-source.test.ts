@@ -81,3 +81,19 @@ test('a float stack with NaN is refused with the frame that holds it', async () 
   stack.data[5 * 64 + 3] = Number.NaN;
   await assert.rejects(sourceMean(countingSource(stack), 'x.tif'), /x\.tif: frame 5 .*NaN/);
 });
+
+test('parts of the output (frames [from, to)) are the same bytes as those frames of a whole run', async () => {
+  const stack = randomStack([45, 24, 20], 'uint16', 8);
+  const options = { patchXY: 16, overlap: 0.5, scale: 1, asFloat: false };
+  const whole = await denoiseToStack(network, stack, options);
+  const frame = 24 * 20;
+  const cuts = [0, 7, 16, 17, 32, 45];
+  for (let k = 0; k + 1 < cuts.length; k++) {
+    const [from, to] = [cuts[k]!, cuts[k + 1]!];
+    const parts: StackArray[] = [];
+    await denoiseStack(network, stack, { ...options, frames: [from, to], inFlight: 2 }, { writeFrames: (f) => void parts.push(f) });
+    const got = parts.flatMap((p) => [...p]);
+    assert.equal(got.length, (to - from) * frame, `frames ${from}..${to}`);
+    assert.deepEqual(got, [...whole.data.subarray(from * frame, to * frame)], `frames ${from}..${to}`);
+  }
+});

@@ -20,6 +20,8 @@ export interface ZarrWriteOptions {
   scale?: { t: number; y: number; x: number; units?: { t?: string; y?: string; x?: string } };
   /** The image's name in the metadata. */
   name?: string;
+  /** More attributes of the image group (e.g. the job that wrote it). */
+  attributes?: Record<string, unknown>;
 }
 
 const V2_DTYPE: Record<StackDType, string> = { uint8: '|u1', uint16: '<u2', int16: '<i2', uint32: '<u4', int32: '<i4', float32: '<f4' };
@@ -28,7 +30,7 @@ export function defaultChunks(shape: readonly [number, number, number]): [number
   return [Math.min(32, shape[0]), Math.min(256, shape[1]), Math.min(256, shape[2])];
 }
 
-/** Writes a stack's frames in order into a store. */
+/** Writes a stack's frames in order into a store: all of them, or a part [start, end) made of whole chunk rows. */
 export class ZarrStackWriter {
   private readonly buffer: StackArray;
   private buffered = 0;
@@ -39,8 +41,26 @@ export class ZarrStackWriter {
     readonly shape: readonly [number, number, number],
     readonly dtype: StackDType,
     readonly chunks: readonly [number, number, number],
+    readonly start = 0,
+    readonly end = shape[0],
   ) {
     this.buffer = makeStackArray(dtype, chunks[0] * shape[1] * shape[2]);
+  }
+
+  /**
+   * Writes frames [start, end) into the (t, y, x) image of an existing store, touching only the
+   * chunks of those frames: `start` and `end` must lie on chunk-row boundaries (or `end` at the
+   * last frame), so that writers of other parts never share a chunk.
+   */
+  static async openPart(store: Mutable, start: number, end: number): Promise<ZarrStackWriter> {
+    const array = await zarr.open(zarr.root(store).resolve('0'), { kind: 'array' });
+    const [t, h, w] = array.shape as [number, number, number];
+    const [ct, ch, cw] = array.chunks as [number, number, number];
+    if (start % ct !== 0 || (end % ct !== 0 && end !== t) || !(start < end && end <= t)) {
+      throw new RangeError(`frames ${start}..${end} are not whole chunk rows of ${ct} frames in 0..${t}`);
+    }
+    const dtype = array.dtype as StackDType;
+    return new ZarrStackWriter(array, [t, h, w], dtype, [ct, ch, cw], start, end);
   }
 
   static async create(store: Mutable, shape: readonly [number, number, number], dtype: StackDType, opts: ZarrWriteOptions = {}): Promise<ZarrStackWriter> {
@@ -51,7 +71,7 @@ export class ZarrStackWriter {
       { name: 'y', type: 'space', ...(scale.units?.y ? { unit: scale.units.y } : {}) },
       { name: 'x', type: 'space', ...(scale.units?.x ? { unit: scale.units.x } : {}) },
     ];
-    const attributes = omeAttributes(opts.format === 2 ? '0.4' : '0.5', axes, [scale.t, scale.y, scale.x], opts.name ?? 'denoised');
+    const attributes = { ...omeAttributes(opts.format === 2 ? '0.4' : '0.5', axes, [scale.t, scale.y, scale.x], opts.name ?? 'denoised'), ...opts.attributes };
     const compress = (opts.compression ?? 'zstd') === 'zstd';
     const root = zarr.root(store);
     let array: zarr.Array<zarr.DataType, Mutable>;
@@ -80,8 +100,8 @@ export class ZarrStackWriter {
   async writeFrames(frames: StackArray): Promise<void> {
     const frame = this.shape[1] * this.shape[2];
     if (frames.length % frame !== 0) throw new RangeError(`writeFrames: ${frames.length} values are not whole ${this.shape[1]}×${this.shape[2]} frames`);
-    if (this.written + this.buffered + frames.length / frame > this.shape[0]) {
-      throw new StackError(`more frames than the ${this.shape[0]} the Zarr output was created for`);
+    if (this.written + this.buffered + frames.length / frame > this.end - this.start) {
+      throw new StackError(`more frames than the ${this.end - this.start} the Zarr output was opened for`);
     }
     for (let at = 0; at < frames.length;) {
       const take = Math.min(frames.length - at, (this.chunks[0] - this.buffered) * frame);
@@ -95,13 +115,14 @@ export class ZarrStackWriter {
   /** Writes the last, partial chunk row; throws when fewer frames came than the shape says. */
   async close(): Promise<void> {
     if (this.buffered > 0) await this.flush();
-    if (this.written !== this.shape[0]) throw new StackError(`the Zarr output got ${this.written} of its ${this.shape[0]} frames`);
+    if (this.written !== this.end - this.start) throw new StackError(`the Zarr output got ${this.written} of its ${this.end - this.start} frames`);
   }
 
   private async flush(): Promise<void> {
     const [, h, w] = this.shape;
     const n = this.buffered;
-    await zarr.set(this.array, [zarr.slice(this.written, this.written + n), null, null], {
+    const at = this.start + this.written;
+    await zarr.set(this.array, [zarr.slice(at, at + n), null, null], {
       data: this.buffer.subarray(0, n * h * w), shape: [n, h, w], stride: [h * w, w, 1],
     } as zarr.Chunk<zarr.DataType>);
     this.written += n;
