@@ -63,11 +63,11 @@ export { outputDType } from './infer/stitch.js';
 // Exports: ONNX and the BioImage Model Zoo
 export {
   exportOnnx, ONNX_DEFAULT_PATCH_XY, ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT, type OnnxExportOptions,
-} from './io/checkpoint/onnx/export.js';
+} from './export/onnx/export.js';
 export {
   buildBioimageioPackage, FILES as BIOIMAGEIO_FILES, zipPackage,
   type Author, type BioimageioOptions, type BioimageioSource, type PackageFile,
-} from './io/checkpoint/bioimageio.js';
+} from './export/bioimageio/package.js';
 
 // Ground truth: simulators, metrics, baselines; figures as PNG bytes
 export { simulateCalcium, type CalciumOptions, type CalciumResult } from './quality/simulate/calcium.js';

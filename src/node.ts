@@ -17,7 +17,8 @@ export {
   createStackFile, openStackFile, readStackFile, writeStackFile,
   type StackFileOptions, type StackFileReader, type StackFileWriter,
 } from './io/stack-file.js';
-export { readPth, writeBioimageioPackage, writeOnnx, writePth } from './io/checkpoint/files.js';
+export { readPth, writePth } from './io/checkpoint/files.js';
+export { writeBioimageioPackage, writeOnnx } from './export/files.js';
 export {
   chooseWeights, latestEpochFile, readModelRecord, readWeights, resolveModel, writeModelRecord, writeWeights,
   type ResolvedModel,

@@ -1,9 +1,10 @@
 import * as path from 'node:path';
 import { CheckpointError, ConfigError } from '../errors.js';
-import { buildBioimageioPackage, type BioimageioOptions, type PackageFile } from '../io/checkpoint/bioimageio.js';
-import { writeBioimageioPackage, writeOnnx, writePth } from '../io/checkpoint/files.js';
+import { buildBioimageioPackage, type BioimageioOptions, type PackageFile } from '../export/bioimageio/package.js';
+import { writePth } from '../io/checkpoint/files.js';
+import { writeBioimageioPackage, writeOnnx } from '../export/files.js';
 import { resolveModel, type ResolvedModel } from '../io/checkpoint/model-dir.js';
-import { exportOnnx, ONNX_DEFAULT_PATCH_XY, ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT } from '../io/checkpoint/onnx/export.js';
+import { exportOnnx, ONNX_DEFAULT_PATCH_XY, ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT } from '../export/onnx/export.js';
 import type { ModelConfig } from '../model/config.js';
 import { formatShape, type StateDict } from '../model/params.js';
 import { modelEntries } from '../model/srdtrans.js';

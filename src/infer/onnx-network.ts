@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors.js';
-import { exportOnnx, ONNX_INPUT, ONNX_OUTPUT } from '../io/checkpoint/onnx/export.js';
+import { exportOnnx, ONNX_INPUT, ONNX_OUTPUT } from '../export/onnx/export.js';
 import type { ModelConfig } from '../model/config.js';
 import type { StateDict } from '../model/params.js';
 import type { PatchNetwork } from './network.js';

@@ -1,5 +1,5 @@
-import { relativePositionIndex, shiftMask, shiftOf, SWIN_DEPTH } from '../../../model/swin.js';
-import { TEMPORAL_DEPTH } from '../../../model/temporal.js';
+import { relativePositionIndex, shiftMask, shiftOf, SWIN_DEPTH } from '../../model/swin.js';
+import { TEMPORAL_DEPTH } from '../../model/temporal.js';
 import type { OnnxLayers } from './layers.js';
 
 /** The bottleneck feature's fixed size: [1, E, S, H, W] (batch 1). */

@@ -1,7 +1,7 @@
-import { CheckpointError, ConfigError } from '../../../errors.js';
-import { type ModelConfig, temporalLength, validateModelConfig } from '../../../model/config.js';
-import type { ParamSpec, StateDict } from '../../../model/params.js';
-import { modelEntries } from '../../../model/srdtrans.js';
+import { CheckpointError, ConfigError } from '../../errors.js';
+import { type ModelConfig, temporalLength, validateModelConfig } from '../../model/config.js';
+import type { ParamSpec, StateDict } from '../../model/params.js';
+import { modelEntries } from '../../model/srdtrans.js';
 import { GraphBuilder } from './graph.js';
 import { OnnxLayers } from './layers.js';
 import { encodeModel } from './messages.js';

@@ -5,13 +5,13 @@ import { denoiseToStack } from '../../infer/denoise.js';
 import type { SRDTrans } from '../../model/srdtrans.js';
 import { simulateCalcium } from '../../quality/simulate/calcium.js';
 import { imageMontage } from '../../report/png.js';
-import { WRAPPED_INPUT, WRAPPED_OUTPUT, withPatchNormalisation } from './bioimageio-graph.js';
-import { bioimageioReadme } from './bioimageio-readme.js';
+import { WRAPPED_INPUT, WRAPPED_OUTPUT, withPatchNormalisation } from './wrapper.js';
+import { bioimageioReadme } from './readme.js';
 import type { ModelRecord } from '../../train/record.js';
-import { encodeNpy } from './npy.js';
-import { exportOnnx, ONNX_OPSET } from './onnx/export.js';
-import { toYaml, type YamlValue } from './yaml.js';
-import { writeStoredZip } from './zip.js';
+import { encodeNpy } from '../../io/checkpoint/npy.js';
+import { exportOnnx, ONNX_OPSET } from '../onnx/export.js';
+import { toYaml, type YamlValue } from '../../io/checkpoint/yaml.js';
+import { writeStoredZip } from '../../io/checkpoint/zip.js';
 
 /**
  * A BioImage Model Zoo package (model description format 0.5) of a trained model: rdf.yaml,

@@ -13,7 +13,7 @@ import {
   BIOIMAGEIO_FILES as FILES, buildBioimageioPackage, CheckpointError, ConfigError, denoiseToStack, initEngine,
   type ModelConfig, type ModelRecord, type PackageFile, PUBLISHED_RECIPE, SRDTrans, writeBioimageioPackage,
 } from '../../src/node.js';
-import { withPatchNormalisation } from '../../src/io/checkpoint/bioimageio-graph.js';
+import { withPatchNormalisation } from '../../src/export/bioimageio/wrapper.js';
 import { encodeNpy } from '../../src/io/checkpoint/npy.js';
 import { toYaml } from '../../src/io/checkpoint/yaml.js';
 import { ZipReader } from '../../src/io/checkpoint/zip.js';

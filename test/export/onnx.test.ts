@@ -6,9 +6,9 @@ import {
   CheckpointError, ConfigError, DEFAULT_MODEL_CONFIG, exportOnnx, initEngine, type ModelConfig, ONNX_INPUT,
   ONNX_OUTPUT, SRDTrans, type StateDict,
 } from '../../src/node.js';
-import { GraphBuilder } from '../../src/io/checkpoint/onnx/graph.js';
-import { encodeModel } from '../../src/io/checkpoint/onnx/messages.js';
-import { ProtoWriter } from '../../src/io/checkpoint/onnx/protobuf.js';
+import { GraphBuilder } from '../../src/export/onnx/graph.js';
+import { encodeModel } from '../../src/export/onnx/messages.js';
+import { ProtoWriter } from '../../src/io/protobuf.js';
 import { Rng } from '../../src/util/rng.js';
 import { relErr, seeded } from '../support/arrays.js';
 

@@ -1,6 +1,6 @@
-import { CheckpointError } from '../../../errors.js';
-import { LAYER_NORM_EPS, LEAKY_SLOPE } from '../../../model/layers.js';
-import { formatShape, type ParamSpec, type StateDict, toInternalPerm, transposeData } from '../../../model/params.js';
+import { CheckpointError } from '../../errors.js';
+import { LAYER_NORM_EPS, LEAKY_SLOPE } from '../../model/layers.js';
+import { formatShape, type ParamSpec, type StateDict, toInternalPerm, transposeData } from '../../model/params.js';
 import { floatAttr, type GraphBuilder } from './graph.js';
 
 /**

@@ -30,6 +30,9 @@ export class GraphBuilder {
   private readonly names = new Set<string>();
   private counter = 0;
 
+  /** `prefix` starts every fresh name: a graph meant to be joined to another keeps clear of its names. */
+  constructor(private readonly prefix = '') {}
+
   input(name: string, shape: readonly number[]): string {
     this.claim(name);
     this.inputs.push({ name, elemType: ONNX_FLOAT, shape });
@@ -38,9 +41,14 @@ export class GraphBuilder {
 
   /** Marks `value` as the graph output `name` (through an Identity node, so any value can be one). */
   output(value: string, name: string, shape: readonly number[]): void {
-    this.claim(name);
-    this.nodes.push({ name: `${name}_out`, opType: 'Identity', inputs: [value], outputs: [name], attributes: new Map() });
+    this.alias(value, name);
     this.outputs.push({ name, elemType: ONNX_FLOAT, shape });
+  }
+
+  /** `value` under the name `name`, which another graph's nodes expect (through an Identity node). */
+  alias(value: string, name: string): void {
+    this.claim(name);
+    this.nodes.push({ name: `${this.prefix}${name}_out`, opType: 'Identity', inputs: [value], outputs: [name], attributes: new Map() });
   }
 
   /** A weight or constant; returns its name. */
@@ -85,9 +93,9 @@ export class GraphBuilder {
     return name;
   }
 
-  private fresh(prefix: string): string {
+  private fresh(stem: string): string {
     let name: string;
-    do name = `${prefix}_${this.counter++}`;
+    do name = `${this.prefix}${stem}_${this.counter++}`;
     while (this.names.has(name));
     this.names.add(name);
     return name;
