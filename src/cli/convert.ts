@@ -1,11 +1,12 @@
 import { ConfigError } from '../errors.js';
-import { createStackFile, openStackFile } from '../io/stack-file.js';
+import { checkZarrOutput, createStackFile, openStackFile } from '../io/stack-file.js';
 import { isZarrPath } from '../io/zarr/files.js';
 import { listOption, numberOption, parseCommand, type OptionSpec } from './args.js';
 import { ProgressBar, progressMode } from './progress.js';
 
 const SPEC: OptionSpec = {
   channel: { type: 'string', help: 'channel to take from a multi-channel input (0-based)' },
+  overwrite: { type: 'boolean', help: 'replace an existing OME-Zarr output (a TIFF output is always replaced)' },
   'zarr-format': { type: 'string', help: 'OME-Zarr output: 3 (OME-NGFF 0.5) or 2 (0.4, for tools that read only Zarr v2)', default: 3 },
   chunks: { type: 'string', help: 'OME-Zarr output chunk shape t,y,x', default: '32,256,256 (at most the stack)' },
 };
@@ -28,6 +29,7 @@ export async function run(args: string[]): Promise<number> {
   if (chunks && (chunks.length !== 3 || chunks.some((c) => !Number.isInteger(c) || c < 1))) {
     throw new ConfigError('--chunks: expected three positive integers t,y,x, e.g. 32,256,256');
   }
+  await checkZarrOutput(output, values['overwrite'] === true);
   const reader = await openStackFile(input, channel === undefined ? {} : { channel });
   try {
     const [t, h, w] = reader.shape;

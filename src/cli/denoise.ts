@@ -7,7 +7,7 @@ import { denoiseStack, sourceMean } from '../infer/denoise.js';
 import { autoParallel } from '../infer/auto-parallel.js';
 import { WorkerPool } from '../infer/worker-pool.js';
 import { outputDType } from '../infer/stitch.js';
-import { createStackFile, openStackFile, type StackFileWriter } from '../io/stack-file.js';
+import { checkZarrOutput, createStackFile, openStackFile, type StackFileWriter } from '../io/stack-file.js';
 import { markShardDone, openShardStore, parseShard, shardDone, shardFrames, type ShardSpec } from '../io/zarr/shards.js';
 import { defaultChunks, ZarrStackWriter } from '../io/zarr/writer.js';
 import { isZarrPath } from '../io/zarr/files.js';
@@ -25,6 +25,7 @@ const SPEC: OptionSpec = {
   out: { type: 'string', help: 'output TIFF or OME-Zarr (a name ending in .zarr) for one input, or a folder (several inputs, or an existing folder)' },
   shard: { type: 'string', help: 'i/N: compute only shard i of N of an OME-Zarr output (a cluster array task); one input' },
   resume: { type: 'boolean', help: 'with --shard: skip the shard if an earlier run finished it' },
+  overwrite: { type: 'boolean', help: 'replace an existing OME-Zarr output (a TIFF output is always replaced)' },
   'zarr-format': { type: 'string', help: 'OME-Zarr output: 3 (OME-NGFF 0.5) or 2 (0.4, for tools that read only Zarr v2)', default: 3 },
   'patch-xy': { type: 'string', help: 'inference patch width/height (default: the training patch size)' },
   'patch-t': { type: 'string', help: 'inference patch length; must equal the model\'s (default: the model\'s)' },
@@ -81,6 +82,7 @@ export async function run(args: string[]): Promise<number> {
   let patches = 0;
   for (const file of files) patches += await checkInput(file, channel, { ...options, patchT });
   const targets = await outputPaths(files, out);
+  if (!shard) for (const target of targets) await checkZarrOutput(target, values['overwrite'] === true);
   const part = shard ? await prepareShard(files[0]!, out, shard, { channel, zarrFormat, weightsFile: resolved.weightsFile, settings: { ...options, patchT } }) : null;
   if (part?.done && values['resume'] === true) {
     log(`srdtrans denoise: shard ${shard!.index}/${shard!.count} (frames ${part.frames[0]}..${part.frames[1]}) was finished by an earlier run; nothing to do`);

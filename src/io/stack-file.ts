@@ -2,7 +2,9 @@
  * Stack files in Node, whichever the format: TIFF files and OME-Zarr stores (folders named
  * *.zarr, http(s) URLs) are opened, read and written through one set of functions, chosen by name.
  */
+import { stat } from 'node:fs/promises';
 import type { Stack, StackArray, StackDType } from '../data/stack.js';
+import { ConfigError } from '../errors.js';
 import { openStack as openTiff, TiffStackWriter, type TiffStackReader } from './tiff/index.js';
 import { isZarrPath, openZarr, ZarrFileWriter } from './zarr/files.js';
 import type { ZarrStackReader } from './zarr/reader.js';
@@ -35,6 +37,16 @@ export interface StackFileWriter {
 
 /** OME-Zarr settings of an output; ignored for TIFF. */
 export type StackFileOptions = Pick<ZarrWriteOptions, 'format' | 'scale' | 'chunks'>;
+
+/**
+ * Refuses to replace an OME-Zarr store unless asked: a store is a folder that may hold far more
+ * than one run's output (a TIFF file is replaced as it always was).
+ */
+export async function checkZarrOutput(path: string, overwrite: boolean): Promise<void> {
+  if (!isZarrPath(path) || overwrite) return;
+  const exists = await stat(path).then(() => true, () => false);
+  if (exists) throw new ConfigError(`--out ${path}: already exists; pass --overwrite to replace it, or choose another name`);
+}
 
 /** Creates a TIFF file or, for a name ending in .zarr, an OME-Zarr store. */
 export async function createStackFile(path: string, shape: readonly [number, number, number], dtype: StackDType, opts: StackFileOptions = {}): Promise<StackFileWriter> {

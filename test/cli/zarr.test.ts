@@ -57,6 +57,11 @@ describe('OME-Zarr in the CLI', () => {
     assertUserError(await runCli(['convert', FIXTURE, tmp.file('x.tif')]), '2 channels', '--channel');
     assert.ok(!existsSync(tmp.file('x.tif')));
     assertUserError(await runCli(['convert', tmp.file('noisy.tif'), tmp.file('y.tif')]), 'keeps the format');
+    // An existing store is replaced only on request.
+    assertUserError(await runCli(['convert', tmp.file('noisy.tif'), tmp.file('v2.zarr')]), 'v2.zarr', '--overwrite');
+    assert.equal(JSON.parse(readFileSync(tmp.file('v2.zarr', '0', '.zarray'), 'utf8')).chunks.join(), '5,16,16');
+    assertOk(await runCli(['convert', tmp.file('noisy.tif'), tmp.file('v2.zarr'), '--overwrite']));
+    assert.ok(existsSync(tmp.file('v2.zarr', 'zarr.json')), 'replaced by a v3 store');
     assertOk(await runCli(['convert', FIXTURE, tmp.file('c1.tif'), '--channel', '1']));
     assert.deepEqual((await readStackFile(tmp.file('c1.tif'))).shape, [6, 8, 10]);
   });
