@@ -66,8 +66,8 @@ async function slurm(args: string[]): Promise<number> {
   if (!modelPath || !out) throw new ConfigError('cluster slurm: --model and --out are required');
   if (!isZarrPath(out) || /^https?:/i.test(out)) throw new ConfigError(`--out ${out}: a cluster job writes an OME-Zarr folder (a name ending in .zarr)`);
   await resolveModel(modelPath);
-  const shards = numberOption(values, 'shards', 1, { min: 1, max: 1000, integer: true });
   if (values['shards'] === undefined) throw new ConfigError('cluster slurm: --shards N is required');
+  const shards = numberOption(values, 'shards', 1, { min: 1, max: 1000, integer: true });
   const maxParallel = values['max-parallel'] === undefined ? null : numberOption(values, 'max-parallel', 1, { min: 1, integer: true });
   const abs = (p: string) => (/^https?:/i.test(p) ? p : path.resolve(p));
   const folder = abs(jobFolder(out));
