@@ -48,6 +48,10 @@ describe('denoise --shard i/N', () => {
     const lost = [...zarrChunks(sharded).keys()].find((k) => k.startsWith(`0${path.sep}c${path.sep}2${path.sep}`))!;
     rmSync(path.join(sharded, lost));
     rmSync(path.join(sharded, '.srdtrans-shards', '2-of-4.json'));
+    // Without a Slurm job record (a Kubernetes job leaves none), status reads the shard records.
+    const status = await runCli(['cluster', 'status', sharded]);
+    assertOk(status);
+    assert.match(status.stdout, /: 3 of 4 shards done; .*kubectl get pods -l job-name=srdtrans-sharded/);
     assertOk(await denoise(sharded, '--shard', '2/4', '--resume'));
     assert.ok(zarrChunks(sharded).get(lost)!.equals(zarrChunks(full).get(lost)!));
   });

@@ -15,7 +15,7 @@ import {
 } from '../../src/node.js';
 import { withPatchNormalisation } from '../../src/export/bioimageio/wrapper.js';
 import { encodeNpy } from '../../src/io/checkpoint/npy.js';
-import { toYaml } from '../../src/io/checkpoint/yaml.js';
+import { toYaml } from '../../src/util/yaml.js';
 import { ZipReader } from '../../src/io/checkpoint/zip.js';
 
 const SCHEMA_FILE = new URL('../fixtures/bioimageio/bioimageio_schema_model_0.5.json', import.meta.url);

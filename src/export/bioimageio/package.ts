@@ -10,7 +10,7 @@ import { bioimageioReadme } from './readme.js';
 import type { ModelRecord } from '../../train/record.js';
 import { encodeNpy } from '../../io/checkpoint/npy.js';
 import { exportOnnx, ONNX_OPSET } from '../onnx/export.js';
-import { toYaml, type YamlValue } from '../../io/checkpoint/yaml.js';
+import { toYaml, type YamlValue } from '../../util/yaml.js';
 import { writeStoredZip } from '../../io/checkpoint/zip.js';
 
 /**

@@ -95,6 +95,19 @@ export async function shardDone(out: string, spec: ShardSpec): Promise<boolean> 
   return exists(recordPath(out, spec));
 }
 
+/**
+ * The shards of the job in `out` that have finished, from their records alone (a Kubernetes
+ * job leaves nothing else to read); null when `out` is not a sharded job's output.
+ */
+export async function finishedShards(out: string): Promise<ShardSpec[] | null> {
+  const names = await fsp.readdir(nodePath.join(out, RECORDS)).catch(() => null);
+  if (names === null) return null;
+  return names.flatMap((n) => {
+    const m = /^(\d+)-of-(\d+)\.json$/.exec(n);
+    return m ? [{ index: Number(m[1]), count: Number(m[2]) }] : [];
+  }).sort((a, b) => a.index - b.index);
+}
+
 /** Records that shard `spec` has written all its chunks (written last, atomically). */
 export async function markShardDone(out: string, spec: ShardSpec, record: Record<string, unknown>): Promise<void> {
   const file = recordPath(out, spec);
