@@ -22,6 +22,7 @@ export {
   type InferencePatch, type SamplingStrategy, type TrainPatch,
 } from './data/patches.js';
 export { blobSource, bytesSource, type ByteSource } from './io/source.js';
+export { lazyPatchSource, memoryPatchSource, type PatchSource, type RegionReader } from './data/patch-source.js';
 export { TiffStackReader, type ReadOptions, type TiffStack, type TiffStackInfo } from './io/tiff/reader.js';
 export { encodeTiff, planTiff, TiffEncoder, type TiffPlan, type WriteOptions } from './io/tiff/writer.js';
 export type { TiffFormat } from './io/tiff/axes.js';

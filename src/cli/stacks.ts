@@ -1,4 +1,6 @@
 import type { Stack } from '../data/stack.js';
+import { lazyPatchSource, type PatchSource } from '../data/patch-source.js';
+import { isZarrPath, openZarr } from '../io/zarr/files.js';
 import { checkFinite } from '../data/normalize.js';
 import { expandInputs } from '../io/inputs.js';
 import { openStackFile } from '../io/stack-file.js';
@@ -27,6 +29,33 @@ export async function loadStacks(inputs: readonly string[], opts: { channel?: nu
       out.push({ path, axes: reader.axes, stack });
     } finally {
       await reader.close();
+    }
+  }
+  return out;
+}
+
+export interface TrainingStack {
+  path: string;
+  shape: readonly [number, number, number];
+  /** Loaded whole (TIFF), or read patch by patch (OME-Zarr). */
+  source: Stack | PatchSource;
+}
+
+/**
+ * The stacks to train on: TIFF files loaded whole, OME-Zarr stores opened for reading the
+ * chunks under each patch as training asks for it, so that their size is not bounded by memory.
+ */
+export async function openTrainingStacks(inputs: readonly string[], opts: { channel?: number; frames?: number | null }): Promise<TrainingStack[]> {
+  const files = await expandInputs(inputs);
+  const out: TrainingStack[] = [];
+  for (const path of files) {
+    if (isZarrPath(path)) {
+      const reader = await openZarr(path, opts.channel === undefined ? {} : { channel: opts.channel });
+      const source = lazyPatchSource(reader, path, opts.frames ?? reader.shape[0]);
+      out.push({ path, shape: source.shape, source });
+    } else {
+      const [loaded] = await loadStacks([path], opts);
+      out.push({ path, shape: loaded!.stack.shape, source: loaded!.stack });
     }
   }
   return out;

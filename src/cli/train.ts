@@ -11,7 +11,7 @@ import { BACKEND_CHOICES, describeEngine, initEngine, type BackendChoice } from 
 import { autoKernelThreads, startKernelThreads } from '../engine/kernel-threads.js';
 import { choiceOption, listOption, numberOption, parseCommand, stringOption, threadCountOption, type OptionSpec } from './args.js';
 import { ProgressBar, progressMode } from './progress.js';
-import { loadStacks } from './stacks.js';
+import { openTrainingStacks } from './stacks.js';
 
 export const TRAIN_DEFAULTS = {
   epochs: 30, patchXY: 128, patchT: 128, overlap: 0.5, trainSize: 6000, lr: 1e-4, beta1: 0.5, beta2: 0.999, scale: 1,
@@ -126,10 +126,10 @@ export async function run(args: string[]): Promise<number> {
   const channel = values['channel'] === undefined ? undefined : numberOption(values, 'channel', 0, { min: 0, integer: true });
   const backend = choiceOption<BackendChoice>(values, 'backend', BACKEND_CHOICES, 'auto');
   const threadsOption = threadCountOption(values, 'threads');
-  const stacks = await loadStacks(positionals, { channel, frames: training.frames });
+  const stacks = await openTrainingStacks(positionals, { channel, frames: training.frames });
   const names = stacks.map((s) => s.path);
   // Check that the stacks fit the patches before starting an engine (train() builds the same grid).
-  trainGrid(stacks.map((s) => s.stack.shape), {
+  trainGrid(stacks.map((s) => s.shape), {
     patchXY: training.patchXY, patchT: training.patchT, extentT: temporalExtent(training.sampling, training.patchT),
     overlap: training.overlap, trainSize: training.trainSize, names,
   });
@@ -151,7 +151,7 @@ export async function run(args: string[]): Promise<number> {
     `${channel === undefined ? '' : ` --channel ${channel}`} --resume`;
   const kernelThreads = await startKernelThreads(threads);
   try {
-    const result = await train(stacks.map((s) => s.stack), {
+    const result = await train(stacks.map((s) => s.source), {
       model: modelConfig, training, sink: modelFolder(outDir), names, resume, init, signal: controller.signal,
       onEvent: (e) => {
         if (json) emit({ event: e.type, ...e, type: undefined, ...(e.type === 'interrupted' ? { resume: resumeCommand } : {}) });

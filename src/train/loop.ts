@@ -1,6 +1,6 @@
 import type { Stack } from '../data/stack.js';
 import { temporalExtent, trainGrid, type TrainPatch } from '../data/patches.js';
-import { extractPatch, trainingMean } from '../data/normalize.js';
+import { memoryPatchSource, type PatchSource } from '../data/patch-source.js';
 import { spatialPairs, temporalPairs } from '../data/sampling.js';
 import { splitValidation } from '../data/validation.js';
 import { dihedral } from '../data/augment.js';
@@ -65,7 +65,7 @@ export interface TrainResult {
  * learning-rate schedule. Randomness is derived from (seed, epoch, iteration) alone, so a
  * resumed run continues exactly where the interrupted one stopped.
  */
-export async function train(stacks: readonly Stack[], options: TrainOptions): Promise<TrainResult> {
+export async function train(stacks: readonly (Stack | PatchSource)[], options: TrainOptions): Promise<TrainResult> {
   const { training, sink } = options;
   const extentT = temporalExtent(training.sampling, training.patchT);
   const grid = trainGrid(stacks.map((s) => s.shape), {
@@ -77,9 +77,14 @@ export async function train(stacks: readonly Stack[], options: TrainOptions): Pr
     names: options.names,
   });
   const { train: patches, validation } = splitValidation(grid, training.valFraction, training.seed);
-  const means = stacks.map((s) => trainingMean(s, training.scale));
+  const sources = stacks.map((s) => ('data' in s ? memoryPatchSource(s) : s));
+  const means: number[] = [];
+  for (const source of sources) means.push(await source.trainingMean(training.scale));
   // Fixed pairs (one draw of the sampling, no transform), so epochs are scored alike.
-  const valPairs = validation.map((patch, i) => makePair(stacks, means, patch, training, extentT, new Rng(mix(training.seed, i, 0x7a1)), 0));
+  const valPairs: TrainingPair[] = [];
+  for (const [i, patch] of validation.entries()) {
+    valPairs.push(await makePair(sources, means, patch, training, extentT, new Rng(mix(training.seed, i, 0x7a1)), 0));
+  }
   const model = new SRDTrans(options.model, training.seed);
   const adam = new Adam(model.variables, { lr: training.lr, beta1: training.beta1, beta2: training.beta2 });
   const stepsTotal = training.epochs * patches.length;
@@ -108,7 +113,7 @@ export async function train(stacks: readonly Stack[], options: TrainOptions): Pr
       let lr = training.lr;
       for (let iteration = first; iteration < order.length; iteration++) {
         const rng = new Rng(mix(training.seed, epoch, iteration));
-        const pair = makePair(stacks, means, order[iteration]!, training, extentT, rng);
+        const pair = await makePair(sources, means, order[iteration]!, training, extentT, rng);
         const stepsDone = epoch * patches.length + iteration;
         lr = learningRate(schedule, stepsDone);
         const loss = await trainStep(model, adam, pair, rng.nextUint32(), lr);
@@ -183,11 +188,11 @@ function mean(values: readonly number[]): number {
 }
 
 /** A training pair from one patch; `turn` fixes the dihedral transform (default: drawn from rng). */
-function makePair(
-  stacks: readonly Stack[], means: readonly number[], patch: TrainPatch, training: TrainingRecord, extentT: number, rng: Rng, turn?: number,
-): TrainingPair {
+async function makePair(
+  sources: readonly PatchSource[], means: readonly number[], patch: TrainPatch, training: TrainingRecord, extentT: number, rng: Rng, turn?: number,
+): Promise<TrainingPair> {
   const p = training.patchXY;
-  const raw = extractPatch(stacks[patch.stack]!, { t: patch.t, y: patch.y, x: patch.x }, { t: extentT, h: p, w: p }, training.scale, means[patch.stack]!);
+  const raw = await sources[patch.stack]!.patch({ t: patch.t, y: patch.y, x: patch.x }, { t: extentT, h: p, w: p }, training.scale, means[patch.stack]!);
   const turned = dihedral(raw, extentT, p, p, turn ?? rng.int(8));
   if (training.sampling === 'temporal') {
     // DeepCAD-RT also swaps which interleaved half is the input, half of the time.

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { readStackFile } from '../../src/node.js';
+import * as path from 'node:path';
+import { decodeSafetensors, readStackFile } from '../../src/node.js';
 import { assertOk, assertUserError, runCli, tempDir, TINY } from './cli-helpers.js';
 
 const tmp = tempDir('srdtrans-zarr-cli-');
@@ -41,9 +42,12 @@ describe('OME-Zarr in the CLI', () => {
     assert.equal(JSON.parse(e.stdout).snr_z_db, 100);
   });
 
-  it('trains on OME-Zarr, and denoises it to OME-Zarr with the voxels of the TIFF run', async () => {
+  it('trains on OME-Zarr patch by patch to the TIFF run\'s weights, and denoises it to OME-Zarr with the TIFF run\'s voxels', async () => {
     const model = tmp.file('model');
     assertOk(await runCli(['train', `${sim}/noisy.zarr`, '--out', model, ...TINY]));
+    assertOk(await runCli(['train', tmp.file('noisy.tif'), '--out', tmp.file('model-tif'), ...TINY]));
+    const weights = (dir: string) => decodeSafetensors(readFileSync(path.join(dir, 'epoch-001.safetensors'))).tensors;
+    assert.deepEqual(weights(model), weights(tmp.file('model-tif')));
     assertOk(await runCli(['denoise', `${sim}/noisy.zarr`, '--model', model, '--out', tmp.file('d.zarr'), '--backend', 'cpu', '--workers', '1']));
     assertOk(await runCli(['denoise', tmp.file('noisy.tif'), '--model', model, '--out', tmp.file('d.tif'), '--backend', 'cpu', '--workers', '1']));
     const [z, t] = await Promise.all([readStackFile(tmp.file('d.zarr')), readStackFile(tmp.file('d.tif'))]);

@@ -8,6 +8,7 @@ import * as zarr from 'zarrita';
 import type { Readable } from '@zarrita/storage';
 import { makeStackArray, type Stack, type StackArray, type StackDType, type StackFileInfo } from '../../data/stack.js';
 import { StackError } from '../../errors.js';
+import type { Point3, Size3 } from '../../data/normalize.js';
 import { readOmeImage } from './ome.js';
 
 export interface ZarrReadOptions {
@@ -125,19 +126,33 @@ export class ZarrStackReader {
   }
 
   /** Frames [start, start + count) as one array, (t, y, x) order (into `into` when given, as the TIFF reader). */
-  async readFrames(start: number, count: number, into?: StackArray): Promise<StackArray> {
-    const [frames, h, w] = this.info.shape;
-    const [t0, t1] = [start, start + count];
-    if (!(t0 >= 0 && t1 <= frames && count >= 0)) throw new RangeError(`frames ${t0}..${t1} outside 0..${frames}`);
-    const out = into ?? makeStackArray(this.info.dtype, count * h * w);
+  readFrames(start: number, count: number, into?: StackArray): Promise<StackArray> {
+    const [, h, w] = this.info.shape;
+    return this.readRegion({ t: start, y: 0, x: 0 }, { t: count, h, w }, into);
+  }
+
+  /**
+   * A box of frames [t, t + size.t) × rows [y, y + size.h) × columns [x, x + size.w), (t, y, x)
+   * order: only the chunks it touches are read (training patches from a stack larger than memory).
+   */
+  async readRegion(origin: Point3, size: Size3, into?: StackArray): Promise<StackArray> {
+    const [frames, H, W] = this.info.shape;
+    const [t0, t1] = [origin.t, origin.t + size.t];
+    if (!(t0 >= 0 && t1 <= frames && size.t >= 0)) throw new RangeError(`frames ${t0}..${t1} outside 0..${frames}`);
+    if (!(origin.y >= 0 && origin.x >= 0 && origin.y + size.h <= H && origin.x + size.w <= W)) {
+      throw new RangeError(`rows ${origin.y}..${origin.y + size.h}, columns ${origin.x}..${origin.x + size.w} outside ${H}×${W}`);
+    }
+    const plane = size.h * size.w;
+    const out = into ?? makeStackArray(this.info.dtype, size.t * plane);
     const Z = this.info.sizes.Z;
+    const yx = [zarr.slice(origin.y, origin.y + size.h), zarr.slice(origin.x, origin.x + size.w)];
     // One read per run of frames that shares a z range: all of them when there is no z axis.
     for (let f = t0; f < t1;) {
       const t = Math.floor(f / Z);
       const z0 = f % Z;
       const z1 = Z > 1 ? Math.min(Z, z0 + (t1 - f)) : 1;
       const tEnd = Z > 1 ? t + 1 : t1;
-      const selection = this.selection(Z > 1 ? t : f, Z > 1 ? t + 1 : tEnd, z0, z1);
+      const selection = [...this.selection(Z > 1 ? t : f, Z > 1 ? t + 1 : tEnd, z0, z1), ...yx];
       let chunk: zarr.Chunk<zarr.DataType>;
       try {
         chunk = await zarr.get(this.array, selection);
@@ -145,7 +160,7 @@ export class ZarrStackReader {
         throw cannotRead(this.info.path, `a chunk could not be read (${(err as Error).message})`, 'The store is incomplete or damaged; copy or write it again');
       }
       const n = Z > 1 ? z1 - z0 : tEnd - f;
-      out.set(chunk.data as StackArray, (f - t0) * h * w);
+      out.set(chunk.data as StackArray, (f - t0) * plane);
       f += n;
     }
     return out;
@@ -160,10 +175,9 @@ export class ZarrStackReader {
     // zarrita's stores hold no handles between reads.
   }
 
-  /** The selection of frames t0..t1 (time axis), z0..z1, the chosen channel, all of y and x. */
+  /** The selection of frames t0..t1 (time axis), z0..z1 and the chosen channel, over the axes before y and x. */
   private selection(t0: number, t1: number, z0: number, z1: number): (zarr.Slice | number | null)[] {
-    const rank = this.array.shape.length;
-    const sel: (zarr.Slice | number | null)[] = Array.from({ length: rank }, () => null);
+    const sel: (zarr.Slice | number | null)[] = Array.from({ length: this.array.shape.length - 2 }, () => null);
     if (this.at.t >= 0) sel[this.at.t] = zarr.slice(t0, t1);
     if (this.at.z >= 0) sel[this.at.z] = zarr.slice(z0, z1);
     if (this.at.c >= 0) sel[this.at.c] = this.info.channel ?? 0;
