@@ -26,6 +26,7 @@ export { lazyPatchSource, memoryPatchSource, type PatchSource, type RegionReader
 export { TiffStackReader, type ReadOptions, type TiffStack, type TiffStackInfo } from './io/tiff/reader.js';
 export { encodeTiff, planTiff, TiffEncoder, type TiffPlan, type WriteOptions } from './io/tiff/writer.js';
 export type { TiffFormat } from './io/tiff/axes.js';
+export { formatStackSummary, summarizeStack, type GridSettings, type StackSummary, type SummaryReader } from './io/stack-summary.js';
 // OME-Zarr on any zarrita store (FetchStore for HTTP in a browser and Node)
 export { ZarrStackReader, type ZarrReadOptions, type ZarrStackInfo } from './io/zarr/reader.js';
 export { defaultChunks, ZarrStackWriter, type ZarrWriteOptions } from './io/zarr/writer.js';
@@ -52,6 +53,7 @@ export {
 export { train, type TrainEvent, type TrainOptions, type TrainResult } from './train/loop.js';
 export { memorySink, type CheckpointSink, type ResumeState, type RunPosition } from './train/sink.js';
 export { flatEpochs, FLAT_TOLERANCE, PUBLISHED_RECIPE, type EpochRecord, type ModelRecord, type TrainingLog, type TrainingRecord } from './train/record.js';
+export { TRAIN_DEFAULTS } from './train/defaults.js';
 export { learningRate, SCHEDULE_KINDS, type Schedule, type ScheduleKind } from './train/schedule.js';
 
 // Denoising
@@ -76,6 +78,8 @@ export { simulateSmlm, type SmlmOptions, type SmlmResult } from './quality/simul
 export {
   evaluate, neuronTraces, pearson, psnrDb, snrDb, ssim, standardizedSnrDb, type Evaluation, type MetricOptions,
 } from './quality/metrics.js';
+export { formatEvaluation, formatGains } from './quality/format.js';
+export { DEMO_MODEL, DEMO_RECIPE, DEMO_STACK, demoDenoisePatchXY, demoTraining } from './quality/demo.js';
 export { gaussianSpatial, gaussianSpatioTemporal, movingAverage } from './quality/baselines.js';
 export { imageMontage, linePlot, type LinePlotOptions, type MontageOptions, type MontagePanel, type PlotSeries } from './report/png.js';
 export { comparisonFigure, type ComparisonInput } from './report/comparison.js';

@@ -2,38 +2,21 @@ import * as path from 'node:path';
 import { BACKEND_CHOICES, describeEngine, initEngine, type BackendChoice } from '../engine/backend.js';
 import { autoKernelThreads, startKernelThreads } from '../engine/kernel-threads.js';
 import { simulateCalcium } from '../quality/simulate/calcium.js';
-import { evaluate, type Evaluation } from '../quality/metrics.js';
+import { evaluate } from '../quality/metrics.js';
 import { train } from '../train/loop.js';
 import { denoiseToStack } from '../infer/denoise.js';
 import type { Stack } from '../data/stack.js';
 import { writeStack } from '../io/tiff/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { modelFolder } from '../io/checkpoint/model-folder.js';
-import type { TrainingRecord } from '../train/record.js';
 import { SCHEDULE_KINDS, type ScheduleKind } from '../train/schedule.js';
-import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/config.js';
 import { comparisonFigure } from '../report/comparison.js';
 import { SRDTrans } from '../model/srdtrans.js';
 import { makeOutputFolder } from './output.js';
 import { choiceOption, numberOption, parseCommand, stringOption, type OptionSpec } from './args.js';
 import { ProgressBar, progressMode } from './progress.js';
-import { formatEvaluation } from './evaluate.js';
-
-/**
- * The published network made narrower (E 64, 4 heads, MLP 128) and shorter (32 frames), so that
- * the demo trains in minutes on two CPU cores.
- */
-const DEMO_MODEL: ModelConfig = { ...DEFAULT_MODEL_CONFIG, fMaps: [8, 16, 32, 64], embedDim: 64, heads: 4, mlpDim: 128, patchT: 32 };
-const DEMO_STACK = { frames: 96, size: 64, frameRate: 0.3, photons: 2 } as const;
-
-/**
- * The demo's recipe (README, "How long to train"), measured on seeds 1–3 on two CPU cores:
- * 32-pixel patches (a step takes a third of a 64-pixel one's time, and trace correlation needs
- * many steps on the stack itself), a constant rate half the one at which runs diverged (1e-3;
- * at 5e-4 it beat a cosine schedule in SNR and SSIM on all three seeds), the best of 8 epochs
- * by validation loss.
- */
-const RECIPE = { steps: 800, epochs: 8, lr: 5e-4, patchXY: 32, valFraction: 0.05 } as const;
+import { formatEvaluation, formatGains } from '../quality/format.js';
+import { DEMO_MODEL, DEMO_RECIPE, DEMO_STACK, demoDenoisePatchXY, demoTraining } from '../quality/demo.js';
 
 const SPEC: OptionSpec = {
   out: { type: 'string', help: 'output folder', default: 'demo-output' },
@@ -41,8 +24,8 @@ const SPEC: OptionSpec = {
   size: { type: 'string', help: 'frame width and height to simulate', default: DEMO_STACK.size },
   'frame-rate': { type: 'string', help: 'simulated imaging rate in Hz (SRDTrans shines at low rates)', default: DEMO_STACK.frameRate },
   photons: { type: 'string', help: 'mean photons per pixel per frame', default: DEMO_STACK.photons },
-  steps: { type: 'string', help: 'about how many training steps (patches) in all (the patch grid rounds it)', default: RECIPE.steps },
-  epochs: { type: 'string', help: 'epochs the steps are split into, each scored on held-out patches', default: RECIPE.epochs },
+  steps: { type: 'string', help: 'about how many training steps (patches) in all (the patch grid rounds it)', default: DEMO_RECIPE.steps },
+  epochs: { type: 'string', help: 'epochs the steps are split into, each scored on held-out patches', default: DEMO_RECIPE.epochs },
   schedule: { type: 'string', help: `learning rate: ${SCHEDULE_KINDS.join('|')} (cosine with a 3 % warm-up; README compares them)`, default: 'constant' },
   backend: { type: 'string', help: BACKEND_CHOICES.join('|'), default: 'auto' },
   seed: { type: 'string', help: 'random seed (simulation and training)', default: 1 },
@@ -55,8 +38,8 @@ export async function run(args: string[]): Promise<number> {
   const out = stringOption(values, 'out') ?? 'demo-output';
   const frames = numberOption(values, 'frames', DEMO_STACK.frames, { min: 32, integer: true });
   const size = numberOption(values, 'size', DEMO_STACK.size, { min: 32, integer: true });
-  const steps = numberOption(values, 'steps', RECIPE.steps, { min: 1, integer: true });
-  const epochs = numberOption(values, 'epochs', Math.min(RECIPE.epochs, steps), { min: 1, max: steps, integer: true });
+  const steps = numberOption(values, 'steps', DEMO_RECIPE.steps, { min: 1, integer: true });
+  const epochs = numberOption(values, 'epochs', Math.min(DEMO_RECIPE.epochs, steps), { min: 1, max: steps, integer: true });
   const seed = numberOption(values, 'seed', 1, { min: 0, integer: true });
   const frameRate = numberOption(values, 'frame-rate', DEMO_STACK.frameRate, { min: 0.01, max: 1000 });
   const photons = numberOption(values, 'photons', DEMO_STACK.photons, { min: 0.01 });
@@ -74,14 +57,8 @@ export async function run(args: string[]): Promise<number> {
   await writeStack(files.noisy, sim.noisy);
   await writeStack(files.clean, sim.clean);
 
-  const patchXY = Math.min(RECIPE.patchXY, size - (size % 2));
-  const training: TrainingRecord = {
-    sampling: 'spatial', patchXY, patchT: DEMO_MODEL.patchT, overlap: 0.5,
-    // Patches per epoch, before the validation share is held out.
-    trainSize: Math.ceil(steps / epochs / (1 - RECIPE.valFraction)), epochs,
-    lr: RECIPE.lr, beta1: 0.5, beta2: 0.999, scale: 1, seed, frames: null, inputs: [files.noisy],
-    valFraction: RECIPE.valFraction, schedule, warmup: schedule === 'cosine' ? Math.round(0.03 * steps) : 0, init: null, patience: 0,
-  };
+  const training = demoTraining({ size, steps, epochs, seed, schedule, inputs: [files.noisy] });
+  const { patchXY } = training;
   const modelDir = path.join(out, 'model');
   const trainBar = new ProgressBar('train', progressMode(false));
   const threads = engine.backend === 'wasm' ? autoKernelThreads() : 1;
@@ -108,7 +85,7 @@ export async function run(args: string[]): Promise<number> {
       model.loadStateDict(result.weights!);
       const bar = new ProgressBar('denoise', progressMode(false));
       denoised = await denoiseToStack(model, sim.noisy, {
-        patchXY: Math.min(64, size - (size % 2)), overlap: 0.5, scale: 1, asFloat: true, onProgress: (done, total) => bar.update({ done, total }),
+        patchXY: demoDenoisePatchXY(size), overlap: 0.5, scale: 1, asFloat: true, onProgress: (done, total) => bar.update({ done, total }),
       });
     } finally {
       model.dispose();
@@ -134,17 +111,11 @@ export async function run(args: string[]): Promise<number> {
   process.stdout.write([
     '', 'raw (noisy input)', indent(formatEvaluation(raw)), '',
     `denoised (${bestEpoch === null ? `last epoch, ${epochs}` : `best epoch by validation loss, ${bestEpoch}`} of ${epochs}; ${trained} steps on this noisy stack alone)`,
-    indent(formatEvaluation(ours)), '', gains(raw, ours), '',
+    indent(formatEvaluation(ours)), '', formatGains(raw, ours), '',
     `figure   ${files.figure}`, `stacks   ${files.noisy}, ${files.denoised}, ${files.clean} (ground truth)`,
     `model    ${modelDir}`, `time     ${seconds.toFixed(0)} s on ${engine.backend}`, '',
   ].join('\n'));
   return 0;
-}
-
-function gains(raw: Evaluation, ours: Evaluation): string {
-  const sign = (v: number, digits: number) => `${v >= 0 ? '+' : ''}${v.toFixed(digits)}`;
-  const r = raw.trace_r !== null && ours.trace_r !== null ? `, trace r ${raw.trace_r.toFixed(2)} -> ${ours.trace_r.toFixed(2)}` : '';
-  return `gain: SNR ${sign(ours.snr_db - raw.snr_db, 1)} dB, SSIM ${raw.ssim.toFixed(2)} -> ${ours.ssim.toFixed(2)}${r}`;
 }
 
 function indent(text: string): string {

@@ -1,5 +1,6 @@
 import { StackError, ConfigError } from '../errors.js';
-import { evaluate, type Evaluation } from '../quality/metrics.js';
+import { evaluate } from '../quality/metrics.js';
+import { formatEvaluation } from '../quality/format.js';
 import { readStackFile } from '../io/stack-file.js';
 import { numberOption, parseCommand, stringOption, type OptionSpec } from './args.js';
 
@@ -35,14 +36,4 @@ export async function run(args: string[]): Promise<number> {
   const result = evaluate(denoised, reference, masks, { baseline: numberOption(values, 'baseline', 0) });
   process.stdout.write(values['json'] === true ? JSON.stringify(result) + '\n' : formatEvaluation(result) + '\n');
   return 0;
-}
-
-export function formatEvaluation(e: Evaluation): string {
-  return [
-    `SNR      ${e.snr_db.toFixed(2)} dB`,
-    `SNR z    ${e.snr_z_db.toFixed(2)} dB (both stacks standardised)`,
-    `PSNR     ${e.psnr_db.toFixed(2)} dB`,
-    `SSIM     ${e.ssim.toFixed(4)}`,
-    `trace r  ${e.trace_r === null ? 'n/a (no masks)' : e.trace_r.toFixed(4)}`,
-  ].join('\n');
 }

@@ -9,15 +9,10 @@ import { train } from '../train/loop.js';
 import { temporalExtent, trainGrid, type SamplingStrategy } from '../data/patches.js';
 import { BACKEND_CHOICES, describeEngine, initEngine, type BackendChoice } from '../engine/backend.js';
 import { autoKernelThreads, startKernelThreads } from '../engine/kernel-threads.js';
+import { TRAIN_DEFAULTS } from '../train/defaults.js';
 import { choiceOption, listOption, numberOption, parseCommand, stringOption, threadCountOption, type OptionSpec } from './args.js';
 import { ProgressBar, progressMode } from './progress.js';
 import { openTrainingStacks } from './stacks.js';
-
-export const TRAIN_DEFAULTS = {
-  epochs: 30, patchXY: 128, patchT: 128, overlap: 0.5, trainSize: 6000, lr: 1e-4, beta1: 0.5, beta2: 0.999, scale: 1,
-  // Constant, as published: at a fixed budget it measured as well as cosine (README, "How long to train").
-  valFraction: 0.05, schedule: 'constant',
-} as const;
 
 /** Architecture flags, which --init takes from the model it starts from. */
 const ARCHITECTURE_FLAGS = ['f-maps', 'embed-dim', 'heads', 'mlp-dim', 'window', 'blocks', 'patch-t'] as const;
