@@ -22,7 +22,7 @@ async function store(name: string, data: Float32Array): Promise<{ reader: ZarrSt
   await w.close();
   const files = new FileSystemStore(out);
   const keys: string[] = [];
-  const counting = { get: (key: `/${string}`, opts?: RequestInit) => (keys.push(key), files.get(key, opts)) };
+  const counting = { get: (key: `/${string}`, opts?: Parameters<FileSystemStore['get']>[1]) => (keys.push(key), files.get(key, opts)) };
   return { reader: await ZarrStackReader.open(counting, name), keys };
 }
 
