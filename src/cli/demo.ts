@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BACKEND_CHOICES, describeEngine, initEngine, type BackendChoice } from '../engine/backend.js';
 import { autoKernelThreads, startKernelThreads } from '../engine/kernel-threads.js';
 import { simulateCalcium } from '../quality/simulate/calcium.js';
@@ -12,11 +13,14 @@ import { modelFolder } from '../io/checkpoint/model-folder.js';
 import { SCHEDULE_KINDS, type ScheduleKind } from '../train/schedule.js';
 import { comparisonFigure } from '../report/comparison.js';
 import { SRDTrans } from '../model/srdtrans.js';
+import { resolveModel } from '../io/checkpoint/model-dir.js';
+import { ConfigError } from '../errors.js';
+import type { StateDict } from '../model/params.js';
 import { makeOutputFolder } from './output.js';
 import { choiceOption, numberOption, parseCommand, stringOption, type OptionSpec } from './args.js';
 import { ProgressBar, progressMode } from './progress.js';
 import { formatEvaluation, formatGains } from '../quality/format.js';
-import { DEMO_MODEL, DEMO_RECIPE, DEMO_STACK, demoDenoisePatchXY, demoTraining } from '../quality/demo.js';
+import { DEMO_MODEL, DEMO_RECIPE, DEMO_STACK, demoDenoisePatchXY, demoTraining, isDemoModel } from '../quality/demo.js';
 
 const SPEC: OptionSpec = {
   out: { type: 'string', help: 'output folder', default: 'demo-output' },
@@ -29,7 +33,32 @@ const SPEC: OptionSpec = {
   schedule: { type: 'string', help: `learning rate: ${SCHEDULE_KINDS.join('|')} (cosine with a 3 % warm-up; README compares them)`, default: 'constant' },
   backend: { type: 'string', help: BACKEND_CHOICES.join('|'), default: 'auto' },
   seed: { type: 'string', help: 'random seed (simulation and training)', default: 1 },
+  lr: { type: 'string', help: 'Adam learning rate, constant (or the cosine schedule\'s peak)', default: DEMO_RECIPE.lr },
+  'from-scratch': { type: 'boolean', help: 'start from random weights instead of fine-tuning the bundled prior (models/demo-prior)' },
 };
+
+/**
+ * The small model the demo fine-tunes by default: trained by tools/train-demo-prior.sh, self-
+ * supervised, on simulated recordings with other seeds (101–104), so the demo's stack is new to it.
+ */
+const PRIOR_DIR = fileURLToPath(new URL('../../models/demo-prior/', import.meta.url));
+
+interface Start {
+  kind: 'prior' | 'scratch';
+  weights?: StateDict;
+  file: string | null;
+}
+
+async function startingPoint(fromScratch: boolean): Promise<Start> {
+  if (fromScratch) return { kind: 'scratch', file: null };
+  const prior = await resolveModel(PRIOR_DIR).catch(() => {
+    throw new ConfigError(`${PRIOR_DIR}: the demo's prior model is missing or unreadable; run 'bash tools/train-demo-prior.sh', or pass --from-scratch`);
+  });
+  if (!isDemoModel(prior.record.model)) {
+    throw new ConfigError(`${PRIOR_DIR}: its architecture is not the demo's; retrain it with 'bash tools/train-demo-prior.sh', or pass --from-scratch`);
+  }
+  return { kind: 'prior', weights: await prior.load(), file: path.relative(process.cwd(), prior.weightsFile) };
+}
 
 export async function run(args: string[]): Promise<number> {
   const parsed = parseCommand('demo', '[--out <folder>] [options]', SPEC, args);
@@ -45,6 +74,8 @@ export async function run(args: string[]): Promise<number> {
   const photons = numberOption(values, 'photons', DEMO_STACK.photons, { min: 0.01 });
   const schedule = choiceOption<ScheduleKind>(values, 'schedule', SCHEDULE_KINDS, 'constant');
   const backend = choiceOption<BackendChoice>(values, 'backend', BACKEND_CHOICES, 'auto');
+  const start = await startingPoint(values['from-scratch'] === true);
+  const lr = numberOption(values, 'lr', DEMO_RECIPE.lr, { min: 0 });
   const started = Date.now();
   const log = (line: string) => process.stderr.write(line + '\n');
   await makeOutputFolder(out);
@@ -57,7 +88,7 @@ export async function run(args: string[]): Promise<number> {
   await writeStack(files.noisy, sim.noisy);
   await writeStack(files.clean, sim.clean);
 
-  const training = demoTraining({ size, steps, epochs, seed, schedule, inputs: [files.noisy] });
+  const training = demoTraining({ size, steps, epochs, seed, schedule, lr, inputs: [files.noisy], init: start.file });
   const { patchXY } = training;
   const modelDir = path.join(out, 'model');
   const trainBar = new ProgressBar('train', progressMode(false));
@@ -69,9 +100,12 @@ export async function run(args: string[]): Promise<number> {
   let trained = 0;
   try {
     const result = await train([sim.noisy], {
-      model: DEMO_MODEL, training, sink: modelFolder(modelDir), names: training.inputs,
+      model: DEMO_MODEL, training, sink: modelFolder(modelDir), names: training.inputs, init: start.weights,
       onEvent: (e) => {
-        if (e.type === 'start') log(`srdtrans demo: training ${e.parameters.toLocaleString('en')} parameters on the noisy stack alone, ${e.epochs} epochs of ${e.patches} patches (+${e.validationPatches} held out)`);
+        if (e.type === 'start') {
+          const how = start.kind === 'prior' ? `fine-tuning the bundled prior (${start.file}, trained on other simulated recordings)` : 'training from random weights';
+          log(`srdtrans demo: ${how}, ${e.parameters.toLocaleString('en')} parameters, on the noisy stack alone: ${e.epochs} epochs of ${e.patches} patches (+${e.validationPatches} held out)`);
+        }
         if (e.type === 'step') {
           const fields = { epoch: `${e.epoch + 1}/${e.epochs}`, loss: e.loss, ...(e.valLoss === null ? {} : { val: e.valLoss }) };
           trainBar.update({ done: e.stepsDone, total: e.stepsTotal, fields });
@@ -105,12 +139,12 @@ export async function run(args: string[]): Promise<number> {
   }));
   const seconds = (Date.now() - started) / 1000;
   const record = {
-    steps: trained, epochs, bestEpoch, lr: training.lr, schedule: training.schedule, patchXY, model: DEMO_MODEL,
+    start: start.kind, init: start.file, steps: trained, epochs, bestEpoch, lr: training.lr, schedule: training.schedule, patchXY, model: DEMO_MODEL,
   };
   await writeFileAtomic(path.join(out, 'summary.json'), JSON.stringify({ raw, denoised: ours, backend: engine.backend, seconds, seed, training: record }, null, 2) + '\n');
   process.stdout.write([
     '', 'raw (noisy input)', indent(formatEvaluation(raw)), '',
-    `denoised (${bestEpoch === null ? `last epoch, ${epochs}` : `best epoch by validation loss, ${bestEpoch}`} of ${epochs}; ${trained} steps on this noisy stack alone)`,
+    `denoised (${bestEpoch === null ? `last epoch, ${epochs}` : `best epoch by validation loss, ${bestEpoch}`} of ${epochs}; ${start.kind === 'prior' ? 'the bundled prior fine-tuned for ' : ''}${trained} steps on this noisy stack alone)`,
     indent(formatEvaluation(ours)), '', formatGains(raw, ours), '',
     `figure   ${files.figure}`, `stacks   ${files.noisy}, ${files.denoised}, ${files.clean} (ground truth)`,
     `model    ${modelDir}`, `time     ${seconds.toFixed(0)} s on ${engine.backend}`, '',

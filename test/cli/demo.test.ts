@@ -27,6 +27,27 @@ it('demo (shortened) writes the stacks, a comparison figure and summary.json wit
   assert.match(r.stdout, /raw \(noisy input\)[\s\S]*SNR[\s\S]*denoised[\s\S]*SSIM/);
   const training = summary['training'] as unknown as Record<string, unknown>;
   assert.equal(training['steps'], 2 * 1, 'the steps that ran, as the grid rounded them (1 patch, 2 epochs)');
-  assert.match(r.stdout, /steps on this noisy stack alone/);
+  assert.match(r.stdout, /the bundled prior fine-tuned for 2 steps on this noisy stack alone/);
   assert.match(r.stdout, /figure +.*comparison\.png\nstacks/, 'ends with the paths of the figure and the stacks');
+  assert.equal(training['start'], 'prior');
+  assert.match(String(training['init']), /models\/demo-prior\/best\.safetensors$/);
+  assert.match(r.stderr, /fine-tuning the bundled prior/);
+});
+
+it('the prior is what makes a 2-step demo denoise; --from-scratch starts from random weights', async () => {
+  const gain = (dir: string) => {
+    const summary = JSON.parse(readFileSync(`${dir}/summary.json`, 'utf8')) as { raw: { snr_db: number }; denoised: { snr_db: number }; training: { start: string } };
+    return { start: summary.training.start, gain: summary.denoised.snr_db - summary.raw.snr_db };
+  };
+  const args = ['--steps', '2', '--frames', '32', '--size', '32', '--backend', 'wasm'];
+  const prior = tmp.file('prior');
+  const scratch = tmp.file('scratch');
+  assertOk(await runCli(['demo', '--out', prior, ...args]));
+  const r = await runCli(['demo', '--out', scratch, '--from-scratch', ...args]);
+  assertOk(r);
+  assert.match(r.stderr, /training from random weights/);
+  const [a, b] = [gain(prior), gain(scratch)];
+  assert.deepEqual([a.start, b.start], ['prior', 'scratch']);
+  assert.ok(a.gain > 4, `the prior denoises after 2 steps: SNR gain ${a.gain.toFixed(2)} dB`);
+  assert.ok(a.gain > b.gain + 3, `2 steps from scratch do not: ${b.gain.toFixed(2)} dB against ${a.gain.toFixed(2)} dB`);
 });
