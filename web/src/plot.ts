@@ -1,0 +1,115 @@
+/**
+ * The live loss plot: every training step's loss (faint), its running mean, and each epoch's
+ * validation loss, against the step. Redrawn at most once a frame, however fast steps come.
+ */
+export class LossPlot {
+  private steps: Array<[step: number, loss: number]> = [];
+  private validation: Array<[step: number, loss: number]> = [];
+  private total = 1;
+  private queued = false;
+  private readonly ctx: CanvasRenderingContext2D;
+
+  constructor(private readonly canvas: HTMLCanvasElement) {
+    const ctx = canvas.getContext('2d');
+    if (!ctx) throw new Error('this browser cannot draw on a canvas');
+    this.ctx = ctx;
+    this.redraw();
+  }
+
+  reset(totalSteps: number): void {
+    this.steps = [];
+    this.validation = [];
+    this.total = Math.max(1, totalSteps);
+    this.schedule();
+  }
+
+  step(step: number, loss: number): void {
+    this.steps.push([step, loss]);
+    this.schedule();
+  }
+
+  epoch(step: number, valLoss: number | null): void {
+    if (valLoss !== null) this.validation.push([step, valLoss]);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.queued) return;
+    this.queued = true;
+    requestAnimationFrame(() => {
+      this.queued = false;
+      this.redraw();
+    });
+  }
+
+  private redraw(): void {
+    const { ctx, canvas } = this;
+    const width = canvas.width;
+    const height = canvas.height;
+    const pad = { left: 56, right: 12, top: 12, bottom: 28 };
+    ctx.clearRect(0, 0, width, height);
+    ctx.font = '12px system-ui, sans-serif';
+    ctx.fillStyle = '#555';
+    const smooth = runningMean(this.steps, Math.max(1, Math.round(this.steps.length / 20)));
+    const values = [...this.steps.map((p) => p[1]), ...this.validation.map((p) => p[1])];
+    if (values.length === 0) {
+      ctx.fillText('the loss appears here while training', pad.left, height / 2);
+      return;
+    }
+    // The first steps' losses are far above the rest; the axis follows the bulk of them.
+    const sorted = [...values].sort((a, b) => a - b);
+    const lo = sorted[0]!;
+    const hi = Math.max(sorted[Math.floor(0.98 * (sorted.length - 1))]!, ...this.validation.map((p) => p[1]), ...smooth.map((p) => p[1]));
+    const span = hi > lo ? hi - lo : 1;
+    const x = (step: number) => pad.left + (step / this.total) * (width - pad.left - pad.right);
+    const y = (v: number) => pad.top + (1 - (Math.min(v, hi) - lo) / span) * (height - pad.top - pad.bottom);
+
+    ctx.strokeStyle = '#bbb';
+    ctx.beginPath();
+    ctx.moveTo(pad.left, pad.top);
+    ctx.lineTo(pad.left, height - pad.bottom);
+    ctx.lineTo(width - pad.right, height - pad.bottom);
+    ctx.stroke();
+    ctx.fillText(hi.toPrecision(3), 4, pad.top + 10);
+    ctx.fillText(lo.toPrecision(3), 4, height - pad.bottom);
+    ctx.fillText('step', width - pad.right - 28, height - 8);
+    ctx.fillText(String(this.total), width - pad.right - 80, height - 8);
+
+    line(ctx, this.steps, x, y, 'rgba(31, 119, 180, 0.25)', 1);
+    line(ctx, smooth, x, y, '#1f77b4', 2);
+    line(ctx, this.validation, x, y, '#d62728', 2);
+    ctx.fillStyle = '#d62728';
+    for (const [s, v] of this.validation) ctx.fillRect(x(s) - 3, y(v) - 3, 6, 6);
+
+    ctx.fillStyle = '#1f77b4';
+    ctx.fillText('training loss (running mean)', pad.left + 8, pad.top + 12);
+    if (this.validation.length > 0) {
+      ctx.fillStyle = '#d62728';
+      ctx.fillText('validation loss', pad.left + 8, pad.top + 28);
+    }
+  }
+}
+
+function line(
+  ctx: CanvasRenderingContext2D, points: ReadonlyArray<readonly [number, number]>, x: (s: number) => number, y: (v: number) => number,
+  colour: string, width: number,
+): void {
+  if (points.length === 0) return;
+  ctx.strokeStyle = colour;
+  ctx.lineWidth = width;
+  ctx.beginPath();
+  points.forEach(([s, v], i) => (i === 0 ? ctx.moveTo(x(s), y(v)) : ctx.lineTo(x(s), y(v))));
+  ctx.stroke();
+  ctx.lineWidth = 1;
+}
+
+function runningMean(points: ReadonlyArray<readonly [number, number]>, window: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let sum = 0;
+  for (let i = 0; i < points.length; i++) {
+    sum += points[i]![1];
+    if (i >= window) sum -= points[i - window]![1];
+    out.push([points[i]![0], sum / Math.min(i + 1, window)]);
+  }
+  return out;
+}

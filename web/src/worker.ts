@@ -1,0 +1,257 @@
+/**
+ * The engine worker: TF.js, the open stack, the model and the denoised output live here, so
+ * that training and denoising never freeze the page. Jobs arrive as protocol.ts describes;
+ * cancelling aborts the job's signal, which training and denoising check after every patch.
+ */
+import {
+  CheckpointError, decodePth, DEMO_MODEL, DEMO_STACK, demoDenoisePatchXY, demoTraining, denoiseStack, describeEngine,
+  encodePth, encodeTiff, evaluate, formatEvaluation, formatGains, formatStackSummary, initEngine, InterruptedError,
+  isPthPath, memorySink, outputDType, pthModel, simulateCalcium, SRDTrans, summarizeStack, TiffEncoder, TiffStackReader,
+  train, UserError, validateModelConfig, blobSource, bytesSource,
+  type ByteSource, type EngineInfo, type ModelConfig, type Stack, type StateDict, type TrainingRecord,
+} from '../../src/index.js';
+import { useServedWasm } from './wasm-files.js';
+import type {
+  AppBackend, DenoiseFields, DenoiseResult, FromWorker, GridFields, Job, JobEvent, JobResults, ModelInfo, StackOpened, ToWorker, TrainFields,
+} from './protocol.js';
+
+interface OpenStack {
+  name: string;
+  reader: TiffStackReader;
+}
+
+interface Model {
+  config: ModelConfig;
+  weights: StateDict;
+  patchXY: number;
+  scale: number;
+  description: string;
+}
+
+let stack: OpenStack | null = null;
+let output: { reader: TiffStackReader; shape: readonly [number, number, number] } | null = null;
+let model: Model | null = null;
+let engine: { choice: AppBackend; info: EngineInfo } | null = null;
+const running = new Map<number, AbortController>();
+
+type Emit = (event: JobEvent) => void;
+
+const post = (message: FromWorker, transfer: Transferable[] = []): void => (self as unknown as Worker).postMessage(message, transfer);
+
+self.onmessage = (e: MessageEvent<ToWorker>) => {
+  const message = e.data;
+  if ('cancel' in message) {
+    running.get(message.cancel)?.abort();
+    return;
+  }
+  void runJob(message.id, message.job);
+};
+
+async function runJob(id: number, job: Job): Promise<void> {
+  const controller = new AbortController();
+  running.set(id, controller);
+  const emit: Emit = (event) => post({ id, type: 'event', event });
+  try {
+    const result = await handle(job, emit, controller.signal);
+    post({ id, type: 'done', result }, transferables(result));
+  } catch (err) {
+    const cancelled = err instanceof InterruptedError || controller.signal.aborted;
+    post({ id, type: 'failed', message: cancelled ? 'cancelled' : oneLine(err), cancelled });
+  } finally {
+    running.delete(id);
+  }
+}
+
+/** A UserError is the library's message for the user; anything else is a bug, said in one line. */
+function oneLine(err: unknown): string {
+  if (err instanceof UserError) return err.message;
+  const text = err instanceof Error ? err.message : typeof err === 'object' && err && 'message' in err ? String(err.message) : String(err);
+  return `internal error: ${text.split('\n')[0]} (please report it)`;
+}
+
+function transferables(result: JobResults[keyof JobResults]): Transferable[] {
+  const out: Transferable[] = [];
+  if ('raw' in result && result.raw instanceof Float32Array) out.push(result.raw.buffer);
+  if ('denoised' in result && result.denoised instanceof Float32Array) out.push(result.denoised.buffer);
+  if ('bytes' in result) out.push(result.bytes.buffer);
+  return out;
+}
+
+async function handle(job: Job, emit: Emit, signal: AbortSignal): Promise<JobResults[keyof JobResults]> {
+  switch (job.kind) {
+    case 'engine':
+      return ensureEngine(job.backend, emit);
+    case 'open':
+      return openStack(blobSource(job.file), job.file.name, job.grid);
+    case 'summary': {
+      const s = requireStack();
+      const summary = await summarizeStack(s.reader, s.name, { ...job.grid, sampling: 'spatial' });
+      return { summary, text: formatStackSummary(summary) };
+    }
+    case 'frame':
+      return frame(job.index);
+    case 'train':
+      await ensureEngine(job.backend, emit);
+      return trainModel(job.fields, emit, signal);
+    case 'denoise':
+      await ensureEngine(job.backend, emit);
+      return denoise(job.fields, emit, signal);
+    case 'load-model':
+      return loadModel(job.file);
+    case 'export-model': {
+      const m = requireModel();
+      return { bytes: encodePth(m.weights), name: 'srdtrans-model.pth' };
+    }
+    case 'demo':
+      await ensureEngine(job.backend, emit);
+      return demo(job.steps, job.epochs, emit, signal);
+  }
+}
+
+async function ensureEngine(choice: AppBackend, emit: Emit): Promise<JobResults['engine']> {
+  if (engine?.choice !== choice) {
+    // The wasm files are fetched from where the build put them; `auto` may fall back to wasm.
+    if (choice !== 'webgpu') await useServedWasm();
+    const info = await initEngine(choice);
+    engine = { choice, info };
+  }
+  const result = { engine: engine.info, description: describeEngine(engine.info) };
+  emit({ kind: 'engine', ...result });
+  return result;
+}
+
+async function openStack(source: ByteSource, name: string, grid: GridFields): Promise<StackOpened> {
+  // Opened first, so that a bad file leaves the stack shown before in place.
+  const reader = await TiffStackReader.open(source, name);
+  await stack?.reader.close();
+  stack = { name, reader };
+  output = null;
+  const summary = await summarizeStack(reader, name, { ...grid, sampling: 'spatial' });
+  return { name, shape: reader.shape, summary, text: formatStackSummary(summary) };
+}
+
+function requireStack(): OpenStack {
+  if (!stack) throw new UserError('open a TIFF stack first (file picker or drop it on the page)');
+  return stack;
+}
+
+function requireModel(): Model {
+  if (!model) throw new UserError('no model yet: train one, or load a .pth');
+  return model;
+}
+
+async function frame(index: number): Promise<JobResults['frame']> {
+  const s = requireStack();
+  const [t, h, w] = s.reader.shape;
+  const i = Math.max(0, Math.min(t - 1, index));
+  const raw = Float32Array.from(await s.reader.readFrames(i, 1));
+  const denoised = output && i < output.shape[0] ? Float32Array.from(await output.reader.readFrames(i, 1)) : null;
+  return { index: i, h, w, raw, denoised };
+}
+
+async function wholeStack(s: OpenStack): Promise<Stack> {
+  const [t, h, w] = s.reader.shape;
+  return { data: await s.reader.readFrames(0, t), shape: [t, h, w], dtype: s.reader.dtype };
+}
+
+async function trainModel(fields: TrainFields, emit: Emit, signal: AbortSignal): Promise<JobResults['train']> {
+  const s = requireStack();
+  validateModelConfig(fields.model);
+  if (fields.patchXY % 2 !== 0) throw new UserError(`patch-xy ${fields.patchXY}: must be even (pixels are split into 2×2 cells)`);
+  const training: TrainingRecord = {
+    sampling: 'spatial', patchXY: fields.patchXY, patchT: fields.model.patchT, overlap: fields.overlap, trainSize: fields.trainSize,
+    epochs: fields.epochs, lr: fields.lr, beta1: 0.5, beta2: 0.999, scale: 1, seed: fields.seed, frames: null, inputs: [s.name],
+    valFraction: fields.valFraction, schedule: 'constant', warmup: 0, init: null, patience: 0,
+  };
+  const result = await runTraining([await wholeStack(s)], fields.model, training, emit, signal, `trained here on ${s.name}`);
+  return result;
+}
+
+async function runTraining(
+  stacks: Stack[], config: ModelConfig, training: TrainingRecord, emit: Emit, signal: AbortSignal, origin: string,
+): Promise<JobResults['train']> {
+  const result = await train(stacks, {
+    model: config, training, sink: memorySink(), names: training.inputs, signal,
+    onEvent: (event) => emit({ kind: 'train', event }),
+  });
+  if (result.weights) {
+    const best = result.best ? `best epoch ${result.best.epoch}` : `epoch ${result.epochsDone}`;
+    model = { config, weights: result.weights, patchXY: training.patchXY, scale: training.scale, description: `${origin} (${best}, ${describeConfig(config)})` };
+  }
+  if (result.interrupted) throw new InterruptedError('cancelled');
+  return { epochsDone: result.epochsDone, interrupted: result.interrupted, bestEpoch: result.best?.epoch ?? null, model: modelInfo(requireModel()) };
+}
+
+function describeConfig(c: ModelConfig): string {
+  return `f-maps ${c.fMaps.join(',')}, embed ${c.embedDim}, ${c.heads} heads, MLP ${c.mlpDim}, window ${c.window}, ${c.blocks} blocks, ${c.patchT} frames`;
+}
+
+function modelInfo(m: Model): ModelInfo {
+  return { description: m.description, config: m.config, patchXY: m.patchXY };
+}
+
+async function denoise(fields: DenoiseFields, emit: Emit, signal: AbortSignal): Promise<DenoiseResult> {
+  return denoiseOpen(requireStack(), requireModel(), fields, emit, signal);
+}
+
+async function denoiseOpen(s: OpenStack, m: Model, fields: DenoiseFields, emit: Emit, signal: AbortSignal): Promise<DenoiseResult> {
+  const started = performance.now();
+  const dtype = outputDType(s.reader.dtype, fields.asFloat);
+  // The CLI's output name for one input.
+  const name = `${s.name.replace(/\.tiff?$/i, '')}_denoised.tif`;
+  const encoder = new TiffEncoder(name, s.reader.shape, dtype);
+  const network = new SRDTrans(m.config, 0);
+  try {
+    network.loadStateDict(m.weights);
+    await denoiseStack(network, s.reader, {
+      patchXY: fields.patchXY, overlap: fields.overlap, scale: m.scale, asFloat: fields.asFloat, name: s.name, signal,
+      onProgress: (done, total) => emit({ kind: 'progress', phase: 'denoise', done, total }),
+    }, encoder);
+  } finally {
+    network.dispose();
+  }
+  const bytes = encoder.bytes();
+  output = { reader: await TiffStackReader.open(bytesSource(bytes), name), shape: s.reader.shape };
+  // A copy goes to the page; the worker keeps its own for the viewer.
+  return { bytes: bytes.slice(), name, dtype, seconds: (performance.now() - started) / 1000 };
+}
+
+async function loadModel(file: File): Promise<JobResults['load-model']> {
+  if (!isPthPath(file.name)) {
+    throw new CheckpointError(`${file.name}: not a model this app reads; choose a PyTorch .pth (the published SRDTrans weights, or one this app saved)`);
+  }
+  const checkpoint = decodePth(new Uint8Array(await file.arrayBuffer()), file.name);
+  const resolved = pthModel(checkpoint, file.name);
+  const weights = await resolved.load();
+  const { record } = resolved;
+  model = {
+    config: record.model, weights, patchXY: record.training.patchXY, scale: record.training.scale,
+    description: `${file.name} (${describeConfig(record.model)})`,
+  };
+  return { model: modelInfo(model) };
+}
+
+/** `srdtrans demo`: simulate, train on the noisy stack alone, denoise, score against the truth. */
+async function demo(steps: number, epochs: number, emit: Emit, signal: AbortSignal): Promise<JobResults['demo']> {
+  const { frames, size, frameRate, photons } = DEMO_STACK;
+  const seed = 1;
+  const sim = simulateCalcium({ shape: [frames, size, size], seed, frameRate, photons });
+  emit({ kind: 'note', text: `simulated ${frames} frames of ${size}×${size} px, ${sim.masks.count} neurons at ${frameRate} Hz, ${photons} photons/px` });
+  const name = 'demo-noisy.tif';
+  const training = demoTraining({ size, steps, epochs: Math.min(epochs, steps), seed, schedule: 'constant', inputs: [name] });
+  const opened = await openStack(bytesSource(encodeTiff(sim.noisy)), name, {
+    patchXY: training.patchXY, patchT: training.patchT, overlap: training.overlap, trainSize: training.trainSize,
+  });
+  const trained = await runTraining([sim.noisy], DEMO_MODEL, training, emit, signal, 'the demo model');
+  const out = await denoiseOpen(stack!, requireModel(), { patchXY: demoDenoisePatchXY(size), overlap: 0.5, asFloat: true }, emit, signal);
+  const denoised = (await output!.reader.readFrames(0, frames)) as Float32Array;
+  const baseline = { baseline: sim.params.offset };
+  const raw = evaluate(sim.noisy, sim.clean, sim.masks, baseline);
+  const ours = evaluate({ data: denoised, shape: sim.noisy.shape, dtype: 'float32' }, sim.clean, sim.masks, baseline);
+  const text = [
+    'raw (noisy input)', formatEvaluation(raw), '',
+    `denoised (${trained.bestEpoch === null ? 'last epoch' : `best epoch by validation loss, ${trained.bestEpoch}`} of ${training.epochs})`,
+    formatEvaluation(ours), '', formatGains(raw, ours),
+  ].join('\n');
+  return { raw, denoised: ours, text, opened, output: out, model: trained.model };
+}
