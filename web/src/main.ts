@@ -75,9 +75,9 @@ function formatSeconds(s: number): string {
 
 /**
  * Runs one job with the page's bookkeeping: status while it runs, `done` / `cancelled` /
- * `failed` after, the error line on failure. Long jobs (the ones with a Cancel) hold the page.
+ * `failed` after, the error line on failure. The page takes no other job meanwhile.
  */
-async function job<K extends JobKind>(label: string, start: () => Running<K>, long = true): Promise<JobResults[K] | null> {
+async function job<K extends JobKind>(label: string, start: () => Running<K>): Promise<JobResults[K] | null> {
   showError(null);
   setStatus(label);
   let running: Running<K>;
@@ -88,7 +88,7 @@ async function job<K extends JobKind>(label: string, start: () => Running<K>, lo
     fail(err);
     return null;
   }
-  if (long) setBusy(running);
+  setBusy(running);
   try {
     const result = await running.result;
     setStatus('done');
@@ -97,7 +97,7 @@ async function job<K extends JobKind>(label: string, start: () => Running<K>, lo
     fail(err);
     return null;
   } finally {
-    if (long) setBusy(null);
+    setBusy(null);
   }
 }
 
@@ -302,10 +302,15 @@ ui.cancel.addEventListener('click', () => {
 ui.frame.addEventListener('input', () => void showFrame(Number(ui.frame.value)));
 for (const input of [ui.low, ui.high]) input.addEventListener('change', () => lastFrame && drawFrame(lastFrame));
 for (const name of ['patch-xy', 'patch-t', 'overlap', 'train-size']) {
+  // The grids in the info follow the fields. Quietly: this is no job of the user's, and must not
+  // touch the status that tells when theirs has finished. A bad value is reported when used.
   field(name).addEventListener('change', async () => {
     if (frames === 0 || busy) return;
-    const s = await job('updating the patch grids', () => client.run({ kind: 'summary', grid: gridFields() }), false);
-    if (s) ui.info.textContent = s.text;
+    try {
+      ui.info.textContent = (await client.run({ kind: 'summary', grid: gridFields() }).result).text;
+    } catch {
+      // Left as it was.
+    }
   });
 }
 
