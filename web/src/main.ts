@@ -110,12 +110,21 @@ function fail(err: unknown): void {
   showError(err instanceof Error ? err.message : String(err));
 }
 
-function onEvent(startedAt: number): (e: JobEvent) => void {
+/** A job's events; the ETA of each phase (training, denoising) counts from that phase's start. */
+function onEvent(): (e: JobEvent) => void {
+  let startedAt = performance.now();
   return (e) => {
     if (e.kind === 'engine') ui.engine.textContent = e.description;
+    if ((e.kind === 'progress' && e.done === 0) || (e.kind === 'train' && e.event.type === 'start')) startedAt = performance.now();
     if (e.kind === 'progress') progress(e.done, e.total, startedAt, e.phase);
     if (e.kind === 'note') ui.progressText.textContent = e.text;
     if (e.kind === 'train') trainEvent(e.event, startedAt);
+    if (e.kind === 'stack') {
+      ui.info.textContent = e.opened.text;
+      stackShown(e.opened.shape[0]);
+      clearDownload();
+      void showFrame(0);
+    }
   };
 }
 
@@ -141,8 +150,7 @@ function trainEvent(e: TrainEvent, startedAt: number): void {
 let patchesPerEpoch = 1;
 
 async function startEngine(): Promise<void> {
-  const started = performance.now();
-  const result = await job('starting the engine', () => client.run({ kind: 'engine', backend: backend() }, onEvent(started)));
+  const result = await job('starting the engine', () => client.run({ kind: 'engine', backend: backend() }, onEvent()));
   if (result) ui.engine.textContent = result.description;
 }
 
@@ -258,19 +266,17 @@ ui.modelDownload.addEventListener('click', async () => {
 });
 
 ui.train.addEventListener('click', async () => {
-  const started = performance.now();
   const result = await job('training', () => {
     const fields = trainFields();
-    return client.run({ kind: 'train', backend: backend(), fields }, onEvent(started));
+    return client.run({ kind: 'train', backend: backend(), fields }, onEvent());
   });
   if (result) setModel(result.model);
 });
 
 ui.denoise.addEventListener('click', async () => {
-  const started = performance.now();
   const result = await job('denoising', () => {
     if (!model) throw new JobFailed('no model yet: train one, or load a .pth', false);
-    return client.run({ kind: 'denoise', backend: backend(), fields: denoiseFields(model.config.patchT) }, onEvent(started));
+    return client.run({ kind: 'denoise', backend: backend(), fields: denoiseFields(model.config.patchT) }, onEvent());
   });
   if (!result) return;
   offerDownload(result.bytes, result.name);
@@ -279,15 +285,12 @@ ui.denoise.addEventListener('click', async () => {
 });
 
 ui.demo.addEventListener('click', async () => {
-  const started = performance.now();
   const result = await job('demo', () => {
     const { steps, epochs } = demoFields();
-    return client.run({ kind: 'demo', backend: backend(), steps, epochs }, onEvent(started));
+    return client.run({ kind: 'demo', backend: backend(), steps, epochs }, onEvent());
   });
   if (!result) return;
-  ui.info.textContent = result.opened.text;
   setModel(result.model);
-  stackShown(result.opened.shape[0]);
   ui.frame.value = String(Math.floor(result.opened.shape[0] / 2));
   offerDownload(result.output.bytes, result.output.name);
   ui.metrics.hidden = false;

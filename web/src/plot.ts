@@ -56,10 +56,11 @@ export class LossPlot {
       ctx.fillText('the loss appears here while training', pad.left, height / 2);
       return;
     }
-    // The first steps' losses are far above the rest; the axis follows the bulk of them.
+    // The axis follows the bulk of the losses: a few spikes (the first steps, a step that blew
+    // up) would otherwise flatten everything else; they run off the top instead.
     const sorted = [...values].sort((a, b) => a - b);
     const lo = sorted[0]!;
-    const hi = Math.max(sorted[Math.floor(0.98 * (sorted.length - 1))]!, ...this.validation.map((p) => p[1]), ...smooth.map((p) => p[1]));
+    const hi = Math.max(sorted[Math.floor(0.98 * (sorted.length - 1))]!, ...this.validation.map((p) => p[1])) * 1.02;
     const span = hi > lo ? hi - lo : 1;
     const x = (step: number) => pad.left + (step / this.total) * (width - pad.left - pad.right);
     const y = (v: number) => pad.top + (1 - (Math.min(v, hi) - lo) / span) * (height - pad.top - pad.bottom);
@@ -81,11 +82,14 @@ export class LossPlot {
     ctx.fillStyle = '#d62728';
     for (const [s, v] of this.validation) ctx.fillRect(x(s) - 3, y(v) - 3, 6, 6);
 
+    // The legend sits on a white box so that the curves under it do not hide it.
+    ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
+    ctx.fillRect(width - pad.right - 190, pad.top, 190, this.validation.length > 0 ? 36 : 20);
     ctx.fillStyle = '#1f77b4';
-    ctx.fillText('training loss (running mean)', pad.left + 8, pad.top + 12);
+    ctx.fillText('training loss (running mean)', width - pad.right - 182, pad.top + 14);
     if (this.validation.length > 0) {
       ctx.fillStyle = '#d62728';
-      ctx.fillText('validation loss', pad.left + 8, pad.top + 28);
+      ctx.fillText('validation loss (each epoch)', width - pad.right - 182, pad.top + 30);
     }
   }
 }

@@ -93,7 +93,9 @@ export type JobEvent =
   | { kind: 'engine'; engine: EngineInfo; description: string }
   | { kind: 'train'; event: TrainEvent }
   | { kind: 'progress'; phase: string; done: number; total: number }
-  | { kind: 'note'; text: string };
+  | { kind: 'note'; text: string }
+  /** The demo's simulated stack, open for viewing while the demo goes on. */
+  | { kind: 'stack'; opened: StackOpened };
 
 export type ToWorker = { id: number; job: Job } | { cancel: number };
 

@@ -242,6 +242,7 @@ async function demo(steps: number, epochs: number, emit: Emit, signal: AbortSign
   const opened = await openStack(bytesSource(encodeTiff(sim.noisy)), name, {
     patchXY: training.patchXY, patchT: training.patchT, overlap: training.overlap, trainSize: training.trainSize,
   });
+  emit({ kind: 'stack', opened });
   const trained = await runTraining([sim.noisy], DEMO_MODEL, training, emit, signal, 'the demo model');
   const out = await denoiseOpen(stack!, requireModel(), { patchXY: demoDenoisePatchXY(size), overlap: 0.5, asFloat: true }, emit, signal);
   const denoised = (await output!.reader.readFrames(0, frames)) as Float32Array;
