@@ -270,7 +270,9 @@ ui.train.addEventListener('click', async () => {
     const fields = trainFields();
     return client.run({ kind: 'train', backend: backend(), fields }, onEvent());
   });
-  if (result) setModel(result.model);
+  if (!result) return;
+  setModel(result.model);
+  ui.progressText.textContent = `trained ${result.steps} steps in ${result.seconds.toFixed(1)} s (${(result.seconds / Math.max(1, result.steps)).toFixed(3)} s a step)`;
 });
 
 ui.denoise.addEventListener('click', async () => {

@@ -48,7 +48,8 @@ export interface JobResults {
   open: StackOpened;
   summary: { summary: StackSummary; text: string };
   frame: FrameData;
-  train: { epochsDone: number; interrupted: boolean; bestEpoch: number | null; model: ModelInfo };
+  /** `steps` trained in `seconds` (training alone, not reading the stack). */
+  train: { epochsDone: number; interrupted: boolean; bestEpoch: number | null; model: ModelInfo; steps: number; seconds: number };
   denoise: DenoiseResult;
   'load-model': { model: ModelInfo };
   'export-model': { bytes: Uint8Array; name: string };

@@ -170,16 +170,22 @@ async function trainModel(fields: TrainFields, emit: Emit, signal: AbortSignal):
 async function runTraining(
   stacks: Stack[], config: ModelConfig, training: TrainingRecord, emit: Emit, signal: AbortSignal, origin: string,
 ): Promise<JobResults['train']> {
+  const started = performance.now();
+  let steps = 0;
   const result = await train(stacks, {
     model: config, training, sink: memorySink(), names: training.inputs, signal,
-    onEvent: (event) => emit({ kind: 'train', event }),
+    onEvent: (event) => {
+      if (event.type === 'step') steps++;
+      emit({ kind: 'train', event });
+    },
   });
+  const seconds = (performance.now() - started) / 1000;
   if (result.weights) {
     const best = result.best ? `best epoch ${result.best.epoch}` : `epoch ${result.epochsDone}`;
     model = { config, weights: result.weights, patchXY: training.patchXY, scale: training.scale, description: `${origin} (${best}, ${describeConfig(config)})` };
   }
   if (result.interrupted) throw new InterruptedError('cancelled');
-  return { epochsDone: result.epochsDone, interrupted: result.interrupted, bestEpoch: result.best?.epoch ?? null, model: modelInfo(requireModel()) };
+  return { epochsDone: result.epochsDone, interrupted: result.interrupted, bestEpoch: result.best?.epoch ?? null, model: modelInfo(requireModel()), steps, seconds };
 }
 
 function describeConfig(c: ModelConfig): string {
