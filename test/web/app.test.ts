@@ -104,6 +104,16 @@ test('browser app', { timeout: 170_000 }, async (t) => {
       // A .pth carries no training settings: the published patch size, as the CLI takes it.
       assert.equal(await page.getByTestId('patch-xy').inputValue(), '128');
       assert.equal(await page.getByTestId('patch-t').inputValue(), '8');
+      // Saved again as the CLI's export formats.
+      await page.getByTestId('model-format').selectOption('onnx');
+      const onnx = await download(page, 'model-download');
+      assert.equal(onnx.name, 'tiny.onnx');
+      assert.ok(onnx.bytes.length > readFileSync(PTH).length / 2 && onnx.bytes.includes(Buffer.from('encoders.0.conv_net')), 'an ONNX graph with the weights');
+      await page.getByTestId('model-format').selectOption('bioimageio');
+      const zoo = await download(page, 'model-download');
+      assert.equal(zoo.name, 'tiny.bioimageio.zip');
+      assert.equal(zoo.bytes.subarray(0, 4).toString('latin1'), 'PK\x03\x04');
+      assert.ok(zoo.bytes.includes(Buffer.from('rdf.yaml')));
 
       await page.getByTestId('denoise').click();
       assert.equal(await waitForJob(page), 'failed');
@@ -190,6 +200,22 @@ test('browser app', { timeout: 170_000 }, async (t) => {
       for (let i = 0; i < gpu.length; i++) worst = Math.max(worst, Math.abs(gpu[i]! - wasm[i]!));
       t.diagnostic(`WebGPU against wasm: largest difference ${worst} counts`);
       assert.ok(worst <= 1, `WebGPU output differs from wasm by up to ${worst} counts`);
+      assert.deepEqual(pageErrors, []);
+      await page.close();
+    });
+
+    await t.test('Demo: simulate, train, denoise and score against the ground truth, as srdtrans demo', async () => {
+      const { page, pageErrors } = await openApp(b, url, 'wasm');
+      await fill(page, { 'demo-steps': 2 });
+      await page.getByTestId('demo').click();
+      assert.equal(await waitForJob(page), 'done', await errorText(page));
+      const metrics = (await page.getByTestId('metrics').textContent()) ?? '';
+      assert.match(metrics, /^raw \(noisy input\)\nSNR +-?[\d.]+ dB\n[\s\S]*\ndenoised \([^)]*\)\nSNR +-?[\d.]+ dB[\s\S]*\ngain: SNR [+-][\d.]+ dB, SSIM /);
+      assert.match((await page.getByTestId('info').textContent()) ?? '', /^demo-noisy\.tif\n  shape      96 frames × 64 × 64/);
+      assert.match((await page.getByTestId('model').textContent()) ?? '', /^the demo model/);
+      const out = await download(page, 'download');
+      assert.equal(out.name, 'demo-noisy_denoised.tif');
+      assert.equal((await stackOf(out.bytes, out.name)).length, 96 * 64 * 64);
       assert.deepEqual(pageErrors, []);
       await page.close();
     });

@@ -4,7 +4,7 @@
  */
 import './style.css';
 import type { TrainEvent } from '../../src/index.js';
-import { APP_BACKENDS, type AppBackend, type FrameData, type JobEvent, type JobKind, type JobResults, type ModelInfo } from './protocol.js';
+import { APP_BACKENDS, MODEL_FORMATS, type ModelFormat, type AppBackend, type FrameData, type JobEvent, type JobKind, type JobResults, type ModelInfo } from './protocol.js';
 import { EngineClient, JobFailed, type Running } from './engine-client.js';
 import { applyPreset, demoFields, denoiseFields, field, gridFields, trainFields, type Preset } from './controls.js';
 import { DEMO_RECIPE } from '../../src/index.js';
@@ -24,10 +24,11 @@ const ui = {
   progress: $<HTMLProgressElement>('progress'), progressText: $('progress-text'), cancel: $<HTMLButtonElement>('cancel'),
   stackInput: $<HTMLInputElement>('stack-input'), drop: $('drop'), info: $('info'), demo: $<HTMLButtonElement>('demo'),
   metrics: $('metrics'), preset: $<HTMLSelectElement>('preset'), train: $<HTMLButtonElement>('train'),
-  modelInput: $<HTMLInputElement>('model-input'), model: $('model'), modelDownload: $<HTMLButtonElement>('model-download'),
+  modelInput: $<HTMLInputElement>('model-input'), modelFormat: $<HTMLSelectElement>('model-format'), model: $('model'), modelDownload: $<HTMLButtonElement>('model-download'),
   denoise: $<HTMLButtonElement>('denoise'), download: $<HTMLAnchorElement>('download'),
   frame: $<HTMLInputElement>('frame'), frameLabel: $('frame-label'), play: $<HTMLButtonElement>('play'),
   low: $<HTMLInputElement>('low'), high: $<HTMLInputElement>('high'),
+  rawCaption: $('raw-caption'), denoisedCaption: $('denoised-caption'),
 };
 const rawView = new FrameCanvas($<HTMLCanvasElement>('raw'));
 const denoisedView = new FrameCanvas($<HTMLCanvasElement>('denoised'));
@@ -188,9 +189,21 @@ function drawFrame(data: FrameData): void {
   ui.frameLabel.textContent = `${data.index + 1} / ${frames}`;
   const low = Number(ui.low.value);
   const high = Number(ui.high.value);
-  rawView.draw(data.raw, data.h, data.w, percentileRange(data.raw, low, high));
-  if (data.denoised) denoisedView.draw(data.denoised, data.h, data.w, percentileRange(data.denoised, low, high));
-  else denoisedView.clear();
+  const raw = percentileRange(data.raw, low, high);
+  rawView.draw(data.raw, data.h, data.w, raw);
+  ui.rawCaption.textContent = `raw (grey levels ${round(raw[0])}–${round(raw[1])})`;
+  if (data.denoised) {
+    const denoised = percentileRange(data.denoised, low, high);
+    denoisedView.draw(data.denoised, data.h, data.w, denoised);
+    ui.denoisedCaption.textContent = `denoised (grey levels ${round(denoised[0])}–${round(denoised[1])})`;
+  } else {
+    denoisedView.clear();
+    ui.denoisedCaption.textContent = 'denoised: none yet (train or load a model, then Denoise)';
+  }
+}
+
+function round(v: number): string {
+  return Number.isInteger(v) ? String(v) : v.toPrecision(4);
 }
 
 function setModel(m: ModelInfo): void {
@@ -261,7 +274,9 @@ ui.modelInput.addEventListener('change', async () => {
 });
 
 ui.modelDownload.addEventListener('click', async () => {
-  const exported = await job('saving the model', () => client.run({ kind: 'export-model' }));
+  const chosen = ui.modelFormat.value as ModelFormat;
+  const format = MODEL_FORMATS.includes(chosen) ? chosen : 'pth';
+  const exported = await job('saving the model', () => client.run({ kind: 'export-model', backend: backend(), format }));
   if (exported) saveFile(exported.bytes, exported.name, 'application/octet-stream');
 });
 

@@ -8,6 +8,10 @@ import type { BackendChoice, EngineInfo, Evaluation, ModelConfig, StackSummary, 
 export type AppBackend = Extract<BackendChoice, 'auto' | 'webgpu' | 'wasm'>;
 export const APP_BACKENDS: readonly AppBackend[] = ['auto', 'webgpu', 'wasm'];
 
+/** How the page saves a model: PyTorch state dict, ONNX graph, BioImage Model Zoo package. */
+export type ModelFormat = 'pth' | 'onnx' | 'bioimageio';
+export const MODEL_FORMATS: readonly ModelFormat[] = ['pth', 'onnx', 'bioimageio'];
+
 export interface GridFields {
   patchXY: number;
   patchT: number;
@@ -37,7 +41,7 @@ export type Job =
   | { kind: 'train'; backend: AppBackend; fields: TrainFields }
   | { kind: 'denoise'; backend: AppBackend; fields: DenoiseFields }
   | { kind: 'load-model'; file: File }
-  | { kind: 'export-model' }
+  | { kind: 'export-model'; backend: AppBackend; format: ModelFormat }
   | { kind: 'demo'; backend: AppBackend; steps: number; epochs: number };
 
 export type JobKind = Job['kind'];

@@ -4,15 +4,15 @@
  * cancelling aborts the job's signal, which training and denoising check after every patch.
  */
 import {
-  CheckpointError, decodePth, DEMO_MODEL, DEMO_STACK, demoDenoisePatchXY, demoTraining, denoiseStack, describeEngine,
+  buildBioimageioPackage, CheckpointError, decodePth, exportOnnx, zipPackage, DEMO_MODEL, DEMO_STACK, demoDenoisePatchXY, demoTraining, denoiseStack, describeEngine,
   encodePth, encodeTiff, evaluate, formatEvaluation, formatGains, formatStackSummary, initEngine, InterruptedError,
   isPthPath, memorySink, outputDType, pthModel, simulateCalcium, SRDTrans, summarizeStack, TiffEncoder, TiffStackReader,
   train, UserError, validateModelConfig, blobSource, bytesSource,
-  type ByteSource, type EngineInfo, type ModelConfig, type Stack, type StateDict, type TrainingRecord,
+  type ByteSource, type EngineInfo, type ModelConfig, type ModelRecord, type Stack, type StateDict, type TrainingRecord,
 } from '../../src/index.js';
 import { useServedWasm } from './wasm-files.js';
 import type {
-  AppBackend, DenoiseFields, DenoiseResult, FromWorker, GridFields, Job, JobEvent, JobResults, ModelInfo, StackOpened, ToWorker, TrainFields,
+  AppBackend, ModelFormat, DenoiseFields, DenoiseResult, FromWorker, GridFields, Job, JobEvent, JobResults, ModelInfo, StackOpened, ToWorker, TrainFields,
 } from './protocol.js';
 
 interface OpenStack {
@@ -21,10 +21,11 @@ interface OpenStack {
 }
 
 interface Model {
-  config: ModelConfig;
+  /** Architecture and training settings (a .pth's are the published defaults). */
+  record: ModelRecord;
   weights: StateDict;
-  patchXY: number;
-  scale: number;
+  /** The file it came from, or what it was trained on, for file names and messages. */
+  name: string;
   description: string;
 }
 
@@ -98,10 +99,8 @@ async function handle(job: Job, emit: Emit, signal: AbortSignal): Promise<JobRes
       return denoise(job.fields, emit, signal);
     case 'load-model':
       return loadModel(job.file);
-    case 'export-model': {
-      const m = requireModel();
-      return { bytes: encodePth(m.weights), name: 'srdtrans-model.pth' };
-    }
+    case 'export-model':
+      return exportModel(job.format, job.backend, emit);
     case 'demo':
       await ensureEngine(job.backend, emit);
       return demo(job.steps, job.epochs, emit, signal);
@@ -182,7 +181,10 @@ async function runTraining(
   const seconds = (performance.now() - started) / 1000;
   if (result.weights) {
     const best = result.best ? `best epoch ${result.best.epoch}` : `epoch ${result.epochsDone}`;
-    model = { config, weights: result.weights, patchXY: training.patchXY, scale: training.scale, description: `${origin} (${best}, ${describeConfig(config)})` };
+    model = {
+      record: { format: APP_RECORD_FORMAT, model: config, training }, weights: result.weights, name: 'srdtrans-model',
+      description: `${origin} (${best}, ${describeConfig(config)})`,
+    };
   }
   if (result.interrupted) throw new InterruptedError('cancelled');
   return { epochsDone: result.epochsDone, interrupted: result.interrupted, bestEpoch: result.best?.epoch ?? null, model: modelInfo(requireModel()), steps, seconds };
@@ -193,7 +195,29 @@ function describeConfig(c: ModelConfig): string {
 }
 
 function modelInfo(m: Model): ModelInfo {
-  return { description: m.description, config: m.config, patchXY: m.patchXY };
+  return { description: m.description, config: m.record.model, patchXY: m.record.training.patchXY };
+}
+
+/** ModelRecord.format of a model trained in the app (a model folder's is 'srdtrans-ts/1'). */
+const APP_RECORD_FORMAT = 'srdtrans-ts/browser-app';
+
+async function exportModel(format: ModelFormat, backend: AppBackend, emit: Emit): Promise<JobResults['export-model']> {
+  const m = requireModel();
+  const base = m.name.replace(/\.(pth|pt)$/i, '');
+  if (format === 'pth') return { bytes: encodePth(m.weights), name: `${base}.pth` };
+  if (format === 'onnx') {
+    return { bytes: exportOnnx(m.record.model, m.weights, { patchXY: m.record.training.patchXY, source: m.name }), name: `${base}.onnx` };
+  }
+  // The package carries the network's output on a test input, so it needs the engine.
+  await ensureEngine(backend, emit);
+  const network = new SRDTrans(m.record.model, 0);
+  try {
+    network.loadStateDict(m.weights);
+    const files = await buildBioimageioPackage({ model: network, record: m.record, weightsFile: m.name });
+    return { bytes: zipPackage(files), name: `${base}.bioimageio.zip` };
+  } finally {
+    network.dispose();
+  }
 }
 
 async function denoise(fields: DenoiseFields, emit: Emit, signal: AbortSignal): Promise<DenoiseResult> {
@@ -206,11 +230,11 @@ async function denoiseOpen(s: OpenStack, m: Model, fields: DenoiseFields, emit: 
   // The CLI's output name for one input.
   const name = `${s.name.replace(/\.tiff?$/i, '')}_denoised.tif`;
   const encoder = new TiffEncoder(name, s.reader.shape, dtype);
-  const network = new SRDTrans(m.config, 0);
+  const network = new SRDTrans(m.record.model, 0);
   try {
     network.loadStateDict(m.weights);
     await denoiseStack(network, s.reader, {
-      patchXY: fields.patchXY, overlap: fields.overlap, scale: m.scale, asFloat: fields.asFloat, name: s.name, signal,
+      patchXY: fields.patchXY, overlap: fields.overlap, scale: m.record.training.scale, asFloat: fields.asFloat, name: s.name, signal,
       onProgress: (done, total) => emit({ kind: 'progress', phase: 'denoise', done, total }),
     }, encoder);
   } finally {
@@ -230,10 +254,7 @@ async function loadModel(file: File): Promise<JobResults['load-model']> {
   const resolved = pthModel(checkpoint, file.name);
   const weights = await resolved.load();
   const { record } = resolved;
-  model = {
-    config: record.model, weights, patchXY: record.training.patchXY, scale: record.training.scale,
-    description: `${file.name} (${describeConfig(record.model)})`,
-  };
+  model = { record, weights, name: file.name, description: `${file.name} (${describeConfig(record.model)})` };
   return { model: modelInfo(model) };
 }
 
