@@ -91,6 +91,18 @@ test('browser app', { timeout: 170_000 }, async (t) => {
       const raw = Float32Array.from(sim.noisy.data);
       const out = await stackOf(ours.bytes, ours.name);
       assert.ok(out.some((v, i) => v !== raw[i]));
+
+      // A region's trace, raw and denoised: 5×5 pixels around (10, 12) in every frame.
+      await fill(page, { 'trace-x': 10, 'trace-y': 12 });
+      await page.getByTestId('trace').click();
+      const regionMean = (data: ArrayLike<number>) => {
+        let sum = 0;
+        for (let k = 0; k < 24; k++) for (let y = 10; y <= 14; y++) for (let x = 8; x <= 12; x++) sum += data[(k * 32 + y) * 32 + x]!;
+        return (sum / (24 * 25)).toFixed(2);
+      };
+      await page.getByTestId('trace-summary').filter({ hasText: /denoised/ }).waitFor();
+      assert.equal(await page.getByTestId('trace-summary').textContent(),
+        `mean of x 8–12, y 10–14 over 24 frames: raw ${regionMean(raw)}, denoised ${regionMean(out)}`);
       assert.deepEqual(pageErrors, []);
       await page.close();
     });

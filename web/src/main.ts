@@ -9,6 +9,7 @@ import { EngineClient, JobFailed, type Running } from './engine-client.js';
 import { applyPreset, demoFields, denoiseFields, field, gridFields, trainFields, type Preset } from './controls.js';
 import { DEMO_RECIPE } from '../../src/index.js';
 import { LossPlot } from './plot.js';
+import { TracePlot } from './trace-plot.js';
 import { FrameCanvas } from './viewer.js';
 import { percentileRange } from './contrast.js';
 import { keepIsolated } from './isolation.js';
@@ -29,10 +30,12 @@ const ui = {
   frame: $<HTMLInputElement>('frame'), frameLabel: $('frame-label'), play: $<HTMLButtonElement>('play'),
   low: $<HTMLInputElement>('low'), high: $<HTMLInputElement>('high'),
   rawCaption: $('raw-caption'), denoisedCaption: $('denoised-caption'),
+  traceX: $<HTMLInputElement>('trace-x'), traceY: $<HTMLInputElement>('trace-y'), trace: $<HTMLButtonElement>('trace'), traceSummary: $('trace-summary'),
 };
 const rawView = new FrameCanvas($<HTMLCanvasElement>('raw'));
 const denoisedView = new FrameCanvas($<HTMLCanvasElement>('denoised'));
 const plot = new LossPlot($<HTMLCanvasElement>('loss'));
+const tracePlot = new TracePlot($<HTMLCanvasElement>('trace-plot'));
 const client = new EngineClient();
 
 let busy: Running<JobKind> | null = null;
@@ -166,6 +169,10 @@ async function openStack(file: File): Promise<void> {
 
 function stackShown(t: number): void {
   frames = t;
+  region = null;
+  traceAt = null;
+  tracePlot.show(null);
+  ui.traceSummary.textContent = '';
   ui.frame.max = String(Math.max(0, t - 1));
   ui.frame.value = '0';
   denoisedView.clear();
@@ -200,6 +207,37 @@ function drawFrame(data: FrameData): void {
     denoisedView.clear();
     ui.denoisedCaption.textContent = 'denoised: none yet (train or load a model, then Denoise)';
   }
+  if (region) {
+    rawView.outline(region);
+    if (data.denoised) denoisedView.outline(region);
+  }
+  tracePlot.mark(data.index);
+}
+
+/** The region whose trace is plotted: 5×5 pixels around the one clicked. */
+const HALF = 2;
+let region: { x0: number; y0: number; x1: number; y1: number } | null = null;
+let traceAt: { x: number; y: number } | null = null;
+
+async function plotTrace(x: number, y: number): Promise<void> {
+  if (frames === 0 || !lastFrame) return;
+  const { w, h } = lastFrame;
+  const cx = Math.max(0, Math.min(w - 1, x));
+  const cy = Math.max(0, Math.min(h - 1, y));
+  ui.traceX.value = String(cx);
+  ui.traceY.value = String(cy);
+  traceAt = { x: cx, y: cy };
+  region = { x0: Math.max(0, cx - HALF), y0: Math.max(0, cy - HALF), x1: Math.min(w, cx + HALF + 1), y1: Math.min(h, cy + HALF + 1) };
+  try {
+    const trace = await client.run({ kind: 'trace', ...region }).result;
+    const label = `mean of x ${region.x0}–${region.x1 - 1}, y ${region.y0}–${region.y1 - 1}`;
+    tracePlot.show({ ...trace, label });
+    const mean = (a: Float32Array) => (a.reduce((sum, v) => sum + v, 0) / a.length).toFixed(2);
+    ui.traceSummary.textContent = `${label} over ${trace.raw.length} frames: raw ${mean(trace.raw)}${trace.denoised ? `, denoised ${mean(trace.denoised)}` : ''}`;
+  } catch (err) {
+    fail(err);
+  }
+  if (lastFrame) drawFrame(lastFrame);
 }
 
 function round(v: number): string {
@@ -299,6 +337,7 @@ ui.denoise.addEventListener('click', async () => {
   offerDownload(result.bytes, result.name);
   ui.progressText.textContent = `denoised in ${result.seconds.toFixed(1)} s; ${result.dtype} output`;
   await showFrame(Number(ui.frame.value));
+  if (traceAt) await plotTrace(traceAt.x, traceAt.y);
 });
 
 ui.demo.addEventListener('click', async () => {
@@ -313,11 +352,25 @@ ui.demo.addEventListener('click', async () => {
   ui.metrics.hidden = false;
   ui.metrics.textContent = result.text;
   await showFrame(Number(ui.frame.value));
+  // A trace through the brightest denoised pixel, most likely a neuron, to show what to look for.
+  const shown = lastFrame?.denoised;
+  if (shown && lastFrame) {
+    const i = shown.reduce((best, v, k) => (v > shown[best]! ? k : best), 0);
+    await plotTrace(i % lastFrame.w, Math.floor(i / lastFrame.w));
+  }
 });
 
 ui.cancel.addEventListener('click', () => {
   if (busy) client.cancel(busy.id);
 });
+
+for (const view of [rawView, denoisedView]) {
+  view.canvas.addEventListener('click', (e) => {
+    const { x, y } = view.pixelAt(e);
+    void plotTrace(x, y);
+  });
+}
+ui.trace.addEventListener('click', () => void plotTrace(Number(ui.traceX.value), Number(ui.traceY.value)));
 
 ui.frame.addEventListener('input', () => void showFrame(Number(ui.frame.value)));
 for (const input of [ui.low, ui.high]) input.addEventListener('change', () => lastFrame && drawFrame(lastFrame));

@@ -38,6 +38,8 @@ export type Job =
   | { kind: 'open'; file: File; grid: GridFields }
   | { kind: 'summary'; grid: GridFields }
   | { kind: 'frame'; index: number }
+  /** The mean of the pixels in [x0, x1) × [y0, y1) in every frame. */
+  | { kind: 'trace'; x0: number; y0: number; x1: number; y1: number }
   | { kind: 'train'; backend: AppBackend; fields: TrainFields }
   | { kind: 'denoise'; backend: AppBackend; fields: DenoiseFields }
   | { kind: 'load-model'; file: File }
@@ -52,6 +54,7 @@ export interface JobResults {
   open: StackOpened;
   summary: { summary: StackSummary; text: string };
   frame: FrameData;
+  trace: { raw: Float32Array; denoised: Float32Array | null };
   /** `steps` trained in `seconds` (training alone, not reading the stack). */
   train: { epochsDone: number; interrupted: boolean; bestEpoch: number | null; model: ModelInfo; steps: number; seconds: number };
   denoise: DenoiseResult;

@@ -91,6 +91,11 @@ async function handle(job: Job, emit: Emit, signal: AbortSignal): Promise<JobRes
     }
     case 'frame':
       return frame(job.index);
+    case 'trace': {
+      const s = requireStack();
+      const region = { x0: job.x0, y0: job.y0, x1: job.x1, y1: job.y1 };
+      return { raw: await regionTrace(s.reader, region), denoised: output ? await regionTrace(output.reader, region) : null };
+    }
     case 'train':
       await ensureEngine(job.backend, emit);
       return trainModel(job.fields, emit, signal);
@@ -146,6 +151,31 @@ async function frame(index: number): Promise<JobResults['frame']> {
   const raw = Float32Array.from(await s.reader.readFrames(i, 1));
   const denoised = output && i < output.shape[0] ? Float32Array.from(await output.reader.readFrames(i, 1)) : null;
   return { index: i, h, w, raw, denoised };
+}
+
+/** A region's mean in every frame, read a batch of frames at a time (never the whole stack). */
+async function regionTrace(reader: TiffStackReader, r: { x0: number; y0: number; x1: number; y1: number }): Promise<Float32Array> {
+  const [t, h, w] = reader.shape;
+  const x0 = clamp(r.x0, 0, w - 1);
+  const y0 = clamp(r.y0, 0, h - 1);
+  const x1 = clamp(r.x1, x0 + 1, w);
+  const y1 = clamp(r.y1, y0 + 1, h);
+  const out = new Float32Array(t);
+  const batch = Math.max(1, Math.floor(4_194_304 / (h * w)));
+  for (let start = 0; start < t; start += batch) {
+    const count = Math.min(batch, t - start);
+    const data = await reader.readFrames(start, count);
+    for (let k = 0; k < count; k++) {
+      let sum = 0;
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) sum += data[(k * h + y) * w + x]!;
+      out[start + k] = sum / ((x1 - x0) * (y1 - y0));
+    }
+  }
+  return out;
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return Math.max(lo, Math.min(hi, Math.round(v)));
 }
 
 async function wholeStack(s: OpenStack): Promise<Stack> {
