@@ -78,6 +78,8 @@ test('browser app', { timeout: 170_000 }, async (t) => {
       await page.getByTestId('train').click();
       assert.equal(await waitForJob(page), 'done', await errorText(page));
       assert.match((await page.getByTestId('model').textContent()) ?? '', /trained here on stack\.tif/);
+      // Each epoch previews the shown frame.
+      assert.equal(await page.locator('#denoised-caption').textContent(), 'preview: the model after epoch 1 (this frame only)');
       const model = await download(page, 'model-download');
       writeFileSync(tmp.file('model.pth'), model.bytes);
 

@@ -49,6 +49,11 @@ export class EngineClient {
     this.worker.postMessage({ cancel: id } satisfies ToWorker);
   }
 
+  /** Tells the worker which frame the page shows (for training's previews). */
+  view(index: number): void {
+    this.worker.postMessage({ view: index } satisfies ToWorker);
+  }
+
   private receive(message: FromWorker): void {
     const p = this.pending.get(message.id);
     if (!p) return;

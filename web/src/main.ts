@@ -123,6 +123,10 @@ function onEvent(): (e: JobEvent) => void {
     if (e.kind === 'progress') progress(e.done, e.total, startedAt, e.phase);
     if (e.kind === 'note') ui.progressText.textContent = e.text;
     if (e.kind === 'train') trainEvent(e.event, startedAt);
+    if (e.kind === 'preview') {
+      preview = e;
+      if (lastFrame?.index === e.index) drawFrame(lastFrame);
+    }
     if (e.kind === 'stack') {
       ui.info.textContent = e.opened.text;
       stackShown(e.opened.shape[0]);
@@ -135,6 +139,7 @@ function onEvent(): (e: JobEvent) => void {
 function trainEvent(e: TrainEvent, startedAt: number): void {
   switch (e.type) {
     case 'start':
+      preview = null;
       patchesPerEpoch = e.patches;
       plot.reset(e.epochs * e.patches);
       break;
@@ -169,6 +174,7 @@ async function openStack(file: File): Promise<void> {
 
 function stackShown(t: number): void {
   frames = t;
+  preview = null;
   region = null;
   traceAt = null;
   tracePlot.show(null);
@@ -180,6 +186,7 @@ function stackShown(t: number): void {
 
 async function showFrame(index: number): Promise<void> {
   if (frames === 0) return;
+  client.view(index);
   let data: FrameData;
   try {
     data = await client.run({ kind: 'frame', index }).result;
@@ -191,6 +198,8 @@ async function showFrame(index: number): Promise<void> {
 }
 
 let lastFrame: FrameData | null = null;
+/** Training's latest preview of a frame, shown until there is a denoised stack. */
+let preview: { epoch: number; index: number; h: number; w: number; data: Float32Array } | null = null;
 function drawFrame(data: FrameData): void {
   lastFrame = data;
   ui.frameLabel.textContent = `${data.index + 1} / ${frames}`;
@@ -203,9 +212,14 @@ function drawFrame(data: FrameData): void {
     const denoised = percentileRange(data.denoised, low, high);
     denoisedView.draw(data.denoised, data.h, data.w, denoised);
     ui.denoisedCaption.textContent = `denoised (grey levels ${round(denoised[0])}–${round(denoised[1])})`;
+  } else if (preview && preview.index === data.index) {
+    denoisedView.draw(preview.data, preview.h, preview.w, percentileRange(preview.data, low, high));
+    ui.denoisedCaption.textContent = `preview: the model after epoch ${preview.epoch} (this frame only)`;
   } else {
     denoisedView.clear();
-    ui.denoisedCaption.textContent = 'denoised: none yet (train or load a model, then Denoise)';
+    ui.denoisedCaption.textContent = preview
+      ? `preview after epoch ${preview.epoch} is of frame ${preview.index + 1}; go back to it, or see the next epoch's here`
+      : 'denoised: none yet (train or load a model, then Denoise)';
   }
   if (region) {
     rawView.outline(region);

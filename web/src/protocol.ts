@@ -103,9 +103,12 @@ export type JobEvent =
   | { kind: 'progress'; phase: string; done: number; total: number }
   | { kind: 'note'; text: string }
   /** The demo's simulated stack, open for viewing while the demo goes on. */
-  | { kind: 'stack'; opened: StackOpened };
+  | { kind: 'stack'; opened: StackOpened }
+  /** The shown frame denoised by the model as it is after an epoch. */
+  | { kind: 'preview'; epoch: number; index: number; h: number; w: number; data: Float32Array };
 
-export type ToWorker = { id: number; job: Job } | { cancel: number };
+/** A job, a cancel, or the frame the page shows now (training previews each epoch on it). */
+export type ToWorker = { id: number; job: Job } | { cancel: number } | { view: number };
 
 export type FromWorker =
   | { id: number; type: 'event'; event: JobEvent }

@@ -8,7 +8,7 @@ import {
   encodePth, encodeTiff, evaluate, formatEvaluation, formatGains, formatStackSummary, initEngine, InterruptedError,
   isPthPath, memorySink, outputDType, pthModel, simulateCalcium, SRDTrans, summarizeStack, TiffEncoder, TiffStackReader,
   train, UserError, validateModelConfig, blobSource, bytesSource,
-  type ByteSource, type EngineInfo, type ModelConfig, type ModelRecord, type Stack, type StateDict, type TrainingRecord,
+  type ByteSource, type CheckpointSink, type EngineInfo, type ModelConfig, type ModelRecord, type Stack, type StateDict, type TrainingRecord,
 } from '../../src/index.js';
 import { useServedWasm } from './wasm-files.js';
 import type {
@@ -34,6 +34,7 @@ let output: { reader: TiffStackReader; shape: readonly [number, number, number] 
 let model: Model | null = null;
 let engine: { choice: AppBackend; info: EngineInfo } | null = null;
 const running = new Map<number, AbortController>();
+let shownFrame = 0;
 
 type Emit = (event: JobEvent) => void;
 
@@ -43,6 +44,10 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
   const message = e.data;
   if ('cancel' in message) {
     running.get(message.cancel)?.abort();
+    return;
+  }
+  if ('view' in message) {
+    shownFrame = message.view;
     return;
   }
   void runJob(message.id, message.job);
@@ -201,14 +206,21 @@ async function runTraining(
 ): Promise<JobResults['train']> {
   const started = performance.now();
   let steps = 0;
+  // Previews are left out of the reported time: it is the training's.
+  let previewSeconds = 0;
+  const preview = async (epoch: number, weights: StateDict) => {
+    const t0 = performance.now();
+    await previewFrame(config, weights, training, epoch, emit);
+    previewSeconds += (performance.now() - t0) / 1000;
+  };
   const result = await train(stacks, {
-    model: config, training, sink: memorySink(), names: training.inputs, signal,
+    model: config, training, sink: withPreview(memorySink(), preview), names: training.inputs, signal,
     onEvent: (event) => {
       if (event.type === 'step') steps++;
       emit({ kind: 'train', event });
     },
   });
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = (performance.now() - started) / 1000 - previewSeconds;
   if (result.weights) {
     const best = result.best ? `best epoch ${result.best.epoch}` : `epoch ${result.epochsDone}`;
     model = {
@@ -218,6 +230,42 @@ async function runTraining(
   }
   if (result.interrupted) throw new InterruptedError('cancelled');
   return { epochsDone: result.epochsDone, interrupted: result.interrupted, bestEpoch: result.best?.epoch ?? null, model: modelInfo(requireModel()), steps, seconds };
+}
+
+/** After each epoch's checkpoint, and before the next epoch starts, a preview of the weights. */
+function withPreview(sink: CheckpointSink, preview: (epoch: number, weights: StateDict) => Promise<void>): CheckpointSink {
+  return {
+    ...sink,
+    epoch: async (epoch, weights, best) => {
+      const name = await sink.epoch(epoch, weights, best);
+      await preview(epoch, weights);
+      return name;
+    },
+  };
+}
+
+/**
+ * The shown frame of the open stack denoised with an epoch's weights: only the patches that make
+ * that frame run (denoiseStack's `frames`), so it costs one slab, not the stack.
+ */
+async function previewFrame(config: ModelConfig, weights: StateDict, training: TrainingRecord, epoch: number, emit: Emit): Promise<void> {
+  if (!stack) return;
+  const { reader } = stack;
+  const [t, h, w] = reader.shape;
+  const index = Math.max(0, Math.min(t - 1, shownFrame));
+  const network = new SRDTrans(config, 0);
+  try {
+    network.loadStateDict(weights);
+    const frames: Float32Array[] = [];
+    await denoiseStack(network, reader, { patchXY: training.patchXY, overlap: 0.5, scale: training.scale, asFloat: true, frames: [index, index + 1] }, {
+      writeFrames: (data) => void frames.push(Float32Array.from(data)),
+    });
+    if (frames[0]) emit({ kind: 'preview', epoch, index, h, w, data: frames[0] });
+  } catch {
+    // A preview is a courtesy: training goes on without it.
+  } finally {
+    network.dispose();
+  }
 }
 
 function describeConfig(c: ModelConfig): string {
