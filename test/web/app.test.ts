@@ -105,6 +105,13 @@ test('browser app', { timeout: 170_000 }, async (t) => {
       await page.getByTestId('trace-summary').filter({ hasText: /denoised/ }).waitFor();
       assert.equal(await page.getByTestId('trace-summary').textContent(),
         `mean of x 8–12, y 10–14 over 24 frames: raw ${regionMean(raw)}, denoised ${regionMean(out)}`);
+      // Zoomed in (1.5× about the centre), a click a quarter of the way into the panel is pixel 10, not 8.
+      await page.getByTestId('zoom-in').click();
+      const box = page.locator('.frame-box').first();
+      const size = (await box.boundingBox())!.width;
+      await box.click({ position: { x: size / 4 + 1, y: size / 4 + 1 } });
+      await page.getByTestId('trace-summary').filter({ hasText: /^mean of x 8–12, y 8–12 / }).waitFor();
+      assert.equal(await page.getByTestId('trace-x').inputValue(), '10');
       assert.deepEqual(pageErrors, []);
       await page.close();
     });

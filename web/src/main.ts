@@ -10,6 +10,7 @@ import { applyPreset, demoFields, denoiseFields, field, gridFields, trainFields,
 import { DEMO_RECIPE } from '../../src/index.js';
 import { LossPlot } from './plot.js';
 import { TracePlot } from './trace-plot.js';
+import { SharedZoom } from './zoom.js';
 import { FrameCanvas } from './viewer.js';
 import { percentileRange } from './contrast.js';
 import { keepIsolated } from './isolation.js';
@@ -36,6 +37,10 @@ const rawView = new FrameCanvas($<HTMLCanvasElement>('raw'));
 const denoisedView = new FrameCanvas($<HTMLCanvasElement>('denoised'));
 const plot = new LossPlot($<HTMLCanvasElement>('loss'));
 const tracePlot = new TracePlot($<HTMLCanvasElement>('trace-plot'));
+const zoom = new SharedZoom(
+  [...document.querySelectorAll<HTMLElement>('.frame-box')],
+  [rawView.canvas, denoisedView.canvas],
+);
 const client = new EngineClient();
 
 let busy: Running<JobKind> | null = null;
@@ -174,6 +179,7 @@ async function openStack(file: File): Promise<void> {
 
 function stackShown(t: number): void {
   frames = t;
+  zoom.reset();
   preview = null;
   region = null;
   traceAt = null;
@@ -384,6 +390,9 @@ for (const view of [rawView, denoisedView]) {
     void plotTrace(x, y);
   });
 }
+$('zoom-in').addEventListener('click', () => zoom.zoomIn());
+$('zoom-out').addEventListener('click', () => zoom.zoomOut());
+$('zoom-reset').addEventListener('click', () => zoom.reset());
 ui.trace.addEventListener('click', () => void plotTrace(Number(ui.traceX.value), Number(ui.traceY.value)));
 
 ui.frame.addEventListener('input', () => void showFrame(Number(ui.frame.value)));
