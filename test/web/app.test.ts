@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { bytesSource, encodeTiff, simulateCalcium, TiffStackReader } from '../../src/index.js';
 import { assertOk, runCli, tempDir } from '../cli/cli-helpers.js';
@@ -129,7 +130,9 @@ test('browser app', { timeout: 170_000 }, async (t) => {
       await page.getByTestId('model-format').selectOption('onnx');
       const onnx = await download(page, 'model-download');
       assert.equal(onnx.name, 'tiny.onnx');
-      assert.ok(onnx.bytes.length > readFileSync(PTH).length / 2 && onnx.bytes.includes(Buffer.from('encoders.0.conv_net')), 'an ONNX graph with the weights');
+      const cliOnnx = await runCli(['export', '--model', 'tiny.pth', '--onnx', tmp.file('cli.onnx')], { cwd: path.dirname(PTH) });
+      assertOk(cliOnnx);
+      assert.ok(readFileSync(tmp.file('cli.onnx')).equals(onnx.bytes), 'the app\'s ONNX differs from srdtrans export --onnx');
       await page.getByTestId('model-format').selectOption('bioimageio');
       const zoo = await download(page, 'model-download');
       assert.equal(zoo.name, 'tiny.bioimageio.zip');

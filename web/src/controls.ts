@@ -114,3 +114,8 @@ export function demoFields(): { steps: number; epochs: number } {
   const steps = number('demo-steps', { min: 1, integer: true });
   return { steps, epochs: Math.min(DEMO_RECIPE.epochs, steps) };
 }
+
+/** The tile size of an exported ONNX graph or BioImage package. */
+export function exportPatchXY(): number {
+  return number('patch-xy', { min: 1, integer: true });
+}

@@ -3,11 +3,10 @@
  * stack. Every job failure lands in the error line; nothing is reported only in the console.
  */
 import './style.css';
-import type { TrainEvent } from '../../src/index.js';
+import { DEMO_RECIPE, type TrainEvent } from '../../src/index.js';
 import { APP_BACKENDS, MODEL_FORMATS, type ModelFormat, type AppBackend, type FrameData, type JobEvent, type JobKind, type JobResults, type ModelInfo } from './protocol.js';
 import { EngineClient, JobFailed, type Running } from './engine-client.js';
-import { applyPreset, demoFields, denoiseFields, field, gridFields, trainFields, type Preset } from './controls.js';
-import { DEMO_RECIPE } from '../../src/index.js';
+import { applyPreset, demoFields, denoiseFields, exportPatchXY, field, gridFields, trainFields, type Preset } from './controls.js';
 import { LossPlot } from './plot.js';
 import { TracePlot } from './trace-plot.js';
 import { SharedZoom } from './zoom.js';
@@ -334,7 +333,7 @@ ui.modelInput.addEventListener('change', async () => {
 ui.modelDownload.addEventListener('click', async () => {
   const chosen = ui.modelFormat.value as ModelFormat;
   const format = MODEL_FORMATS.includes(chosen) ? chosen : 'pth';
-  const exported = await job('saving the model', () => client.run({ kind: 'export-model', backend: backend(), format }));
+  const exported = await job('saving the model', () => client.run({ kind: 'export-model', backend: backend(), format, patchXY: exportPatchXY() }));
   if (exported) saveFile(exported.bytes, exported.name, 'application/octet-stream');
 });
 

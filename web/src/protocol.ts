@@ -43,7 +43,8 @@ export type Job =
   | { kind: 'train'; backend: AppBackend; fields: TrainFields }
   | { kind: 'denoise'; backend: AppBackend; fields: DenoiseFields }
   | { kind: 'load-model'; file: File }
-  | { kind: 'export-model'; backend: AppBackend; format: ModelFormat }
+  /** ONNX and the BioImage package take tiles of patchXY² (`srdtrans export --patch-xy`). */
+  | { kind: 'export-model'; backend: AppBackend; format: ModelFormat; patchXY: number }
   | { kind: 'demo'; backend: AppBackend; steps: number; epochs: number };
 
 export type JobKind = Job['kind'];

@@ -110,7 +110,7 @@ async function handle(job: Job, emit: Emit, signal: AbortSignal): Promise<JobRes
     case 'load-model':
       return loadModel(job.file);
     case 'export-model':
-      return exportModel(job.format, job.backend, emit);
+      return exportModel(job.format, job.patchXY, job.backend, emit);
     case 'demo':
       await ensureEngine(job.backend, emit);
       return demo(job.steps, job.epochs, emit, signal);
@@ -279,19 +279,19 @@ function modelInfo(m: Model): ModelInfo {
 /** ModelRecord.format of a model trained in the app (a model folder's is 'srdtrans-ts/1'). */
 const APP_RECORD_FORMAT = 'srdtrans-ts/browser-app';
 
-async function exportModel(format: ModelFormat, backend: AppBackend, emit: Emit): Promise<JobResults['export-model']> {
+async function exportModel(format: ModelFormat, patchXY: number, backend: AppBackend, emit: Emit): Promise<JobResults['export-model']> {
   const m = requireModel();
   const base = m.name.replace(/\.(pth|pt)$/i, '');
   if (format === 'pth') return { bytes: encodePth(m.weights), name: `${base}.pth` };
   if (format === 'onnx') {
-    return { bytes: exportOnnx(m.record.model, m.weights, { patchXY: m.record.training.patchXY, source: m.name }), name: `${base}.onnx` };
+    return { bytes: exportOnnx(m.record.model, m.weights, { patchXY, source: m.name }), name: `${base}.onnx` };
   }
   // The package carries the network's output on a test input, so it needs the engine.
   await ensureEngine(backend, emit);
   const network = new SRDTrans(m.record.model, 0);
   try {
     network.loadStateDict(m.weights);
-    const files = await buildBioimageioPackage({ model: network, record: m.record, weightsFile: m.name });
+    const files = await buildBioimageioPackage({ model: network, record: m.record, weightsFile: m.name }, { patchXY });
     return { bytes: zipPackage(files), name: `${base}.bioimageio.zip` };
   } finally {
     network.dispose();
