@@ -7,6 +7,8 @@
  * simulated uint16 stack with 64-pixel patches, and training steps on 32×32×32 patches. Each is
  * run twice per side and the faster run counted, so one-off start-up (compiling wasm and
  * shaders) is left out. The app's figures are its own (the worker times the job itself).
+ * WebGPU trains fewer steps (--gpu-steps): on SwiftShader a step takes about as long as wasm's
+ * whole run; the figure is per step either way.
  * In Node the kernels run on one thread (no kernel threads, no patch workers): in the browser,
  * under cross-origin isolation, TF.js's threaded wasm build uses its own thread pool for the
  * stock kernels, so the comparison is of what each host does out of the box.
@@ -40,12 +42,15 @@ export async function main(args: string[]): Promise<void> {
       frames: { type: 'string', default: '64' },
       size: { type: 'string', default: '64' },
       steps: { type: 'string', default: '12' },
+      // SwiftShader runs WebGPU on the CPU at a small fraction of wasm's speed: fewer steps there.
+      'gpu-steps': { type: 'string', default: '2' },
       backends: { type: 'string', default: 'wasm,webgpu' },
     },
   });
   const frames = positiveInt('frames', values.frames);
   const size = positiveInt('size', values.size);
   const steps = positiveInt('steps', values.steps);
+  const gpuSteps = positiveInt('gpu-steps', values['gpu-steps']);
   const backends = values.backends!.split(',') as Array<'wasm' | 'webgpu'>;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'srdtrans-bench-browser-'));
   try {
@@ -65,7 +70,7 @@ export async function main(args: string[]): Promise<void> {
     const chromium = await launchBrowser();
     try {
       for (const backend of backends) {
-        const figures = await browserFigures(await openApp(chromium, server.url, backend).then((o) => o.page), dir, steps);
+        const figures = await browserFigures(await openApp(chromium, server.url, backend).then((o) => o.page), dir, backend === 'webgpu' ? gpuSteps : steps);
         browser.set(backend, figures);
         process.stdout.write(`  browser ${backend}: denoise ${figures.denoise.toFixed(2)} s, ${figures.step.toFixed(3)} s a step\n`);
       }
