@@ -2,6 +2,8 @@
  * The live loss plot: every training step's loss (faint), its running mean, and each epoch's
  * validation loss, against the step. Redrawn at most once a frame, however fast steps come.
  */
+import { beginChart, drawAxes, polyline } from './chart.js';
+
 export class LossPlot {
   private steps: Array<[step: number, loss: number]> = [];
   private validation: Array<[step: number, loss: number]> = [];
@@ -43,19 +45,12 @@ export class LossPlot {
   }
 
   private redraw(): void {
-    const { ctx, canvas } = this;
-    const width = canvas.width;
-    const height = canvas.height;
+    const { ctx } = this;
+    const { width, height } = this.canvas;
     const pad = { left: 56, right: 12, top: 12, bottom: 28 };
-    ctx.clearRect(0, 0, width, height);
-    ctx.font = '12px system-ui, sans-serif';
-    ctx.fillStyle = '#555';
-    const smooth = runningMean(this.steps, Math.max(1, Math.round(this.steps.length / 20)));
     const values = [...this.steps.map((p) => p[1]), ...this.validation.map((p) => p[1])];
-    if (values.length === 0) {
-      ctx.fillText('the loss appears here while training', pad.left, height / 2);
-      return;
-    }
+    if (!beginChart(ctx, pad, values.length === 0 ? 'the loss appears here while training' : null)) return;
+    const smooth = runningMean(this.steps, Math.max(1, Math.round(this.steps.length / 20)));
     // The axis follows the bulk of the losses: a few spikes (the first steps, a step that blew
     // up) would otherwise flatten everything else; they run off the top instead.
     const sorted = [...values].sort((a, b) => a - b);
@@ -64,21 +59,13 @@ export class LossPlot {
     const span = hi > lo ? hi - lo : 1;
     const x = (step: number) => pad.left + (step / this.total) * (width - pad.left - pad.right);
     const y = (v: number) => pad.top + (1 - (Math.min(v, hi) - lo) / span) * (height - pad.top - pad.bottom);
+    const at = (points: ReadonlyArray<readonly [number, number]>) => points.map(([s, v]) => [x(s), y(v)] as const);
 
-    ctx.strokeStyle = '#bbb';
-    ctx.beginPath();
-    ctx.moveTo(pad.left, pad.top);
-    ctx.lineTo(pad.left, height - pad.bottom);
-    ctx.lineTo(width - pad.right, height - pad.bottom);
-    ctx.stroke();
-    ctx.fillText(hi.toPrecision(3), 4, pad.top + 10);
-    ctx.fillText(lo.toPrecision(3), 4, height - pad.bottom);
-    ctx.fillText('step', width - pad.right - 28, height - 8);
-    ctx.fillText(String(this.total), width - pad.right - 80, height - 8);
-
-    line(ctx, this.steps, x, y, 'rgba(31, 119, 180, 0.25)', 1);
-    line(ctx, smooth, x, y, '#1f77b4', 2);
-    line(ctx, this.validation, x, y, '#d62728', 2);
+    drawAxes(ctx, pad, lo, hi, 'step');
+    ctx.fillText(String(this.total), width - pad.right - 80, height - 6);
+    polyline(ctx, at(this.steps), 'rgba(31, 119, 180, 0.25)', 1);
+    polyline(ctx, at(smooth), '#1f77b4', 2);
+    polyline(ctx, at(this.validation), '#d62728', 2);
     ctx.fillStyle = '#d62728';
     for (const [s, v] of this.validation) ctx.fillRect(x(s) - 3, y(v) - 3, 6, 6);
 
@@ -92,19 +79,6 @@ export class LossPlot {
       ctx.fillText('validation loss (each epoch)', width - pad.right - 182, pad.top + 30);
     }
   }
-}
-
-function line(
-  ctx: CanvasRenderingContext2D, points: ReadonlyArray<readonly [number, number]>, x: (s: number) => number, y: (v: number) => number,
-  colour: string, width: number,
-): void {
-  if (points.length === 0) return;
-  ctx.strokeStyle = colour;
-  ctx.lineWidth = width;
-  ctx.beginPath();
-  points.forEach(([s, v], i) => (i === 0 ? ctx.moveTo(x(s), y(v)) : ctx.lineTo(x(s), y(v))));
-  ctx.stroke();
-  ctx.lineWidth = 1;
 }
 
 function runningMean(points: ReadonlyArray<readonly [number, number]>, window: number): Array<[number, number]> {
