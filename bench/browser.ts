@@ -7,8 +7,8 @@
  * simulated uint16 stack with 64-pixel patches, and training steps on 32×32×32 patches. Each is
  * run twice per side and the faster run counted, so one-off start-up (compiling wasm and
  * shaders) is left out. The app's figures are its own (the worker times the job itself).
- * WebGPU trains fewer steps (--gpu-steps): on SwiftShader a step takes about as long as wasm's
- * whole run; the figure is per step either way.
+ * WebGPU trains fewer steps (--gpu-steps), the figure being per step either way: on SwiftShader
+ * (no GPU) its jobs run for many minutes.
  * In Node the kernels run on one thread (no kernel threads, no patch workers): in the browser,
  * under cross-origin isolation, TF.js's threaded wasm build uses its own thread pool for the
  * stock kernels, so the comparison is of what each host does out of the box.
