@@ -6,7 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { bytesSource, encodeTiff, simulateCalcium, TiffStackReader } from '../../src/index.js';
@@ -242,6 +243,32 @@ test('browser app', { timeout: 170_000 }, async (t) => {
       assert.equal((await stackOf(out.bytes, out.name)).length, 96 * 64 * 64);
       assert.deepEqual(pageErrors, []);
       await page.close();
+    });
+
+    await t.test('on a static host without the isolation headers, the app\'s service worker isolates the page', async () => {
+      // A plain file server: no COOP/COEP, as many static hosts serve.
+      const root = new URL('../../dist-web/', import.meta.url).pathname;
+      const plain = createServer((req, res) => {
+        const rel = new URL(req.url ?? '/', 'http://x').pathname;
+        const file = path.join(root, rel.endsWith('/') ? `${rel}index.html` : rel);
+        if (!file.startsWith(root) || !existsSync(file)) {
+          res.writeHead(404).end();
+          return;
+        }
+        const type = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' }[path.extname(file)];
+        res.writeHead(200, type ? { 'Content-Type': type } : {}).end(readFileSync(file));
+      });
+      await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = plain.address() as { port: number };
+        const { page, pageErrors } = await openApp(b, `http://localhost:${port}/`, 'wasm');
+        assert.equal(await page.evaluate(() => navigator.serviceWorker.controller !== null), true);
+        assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+        assert.deepEqual(pageErrors, []);
+        await page.close();
+      } finally {
+        plain.close();
+      }
     });
   } finally {
     await browser?.close();
