@@ -7,6 +7,7 @@
  *   budget   denoising quality against training steps, spatial or temporal sampling (issue 6)
  *   kernel-threads  the kernels that kernel threads split, unsplit against split, per call
  *   parity   does our training learn what the PyTorch reference's training learns? (quality over seeds)
+ *   browser  the same denoise and training-step jobs in the browser app (Chromium: wasm, WebGPU) and in Node
  */
 import { isOptionError } from './options.js';
 
@@ -18,6 +19,7 @@ const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void
   budget: () => import('./training-budget.js'),
   'kernel-threads': () => import('./kernel-threads.js'),
   parity: () => import('./parity.js'),
+  browser: () => import('./browser.js'),
 };
 
 const [name, ...rest] = process.argv.slice(2);

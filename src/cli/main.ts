@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(args
   evaluate: { summary: 'score a denoised stack against a reference', load: () => import('./evaluate.js') },
   export: { summary: 'write a model as a PyTorch .pth state dict for the published code', load: () => import('./export.js') },
   cluster: { summary: 'run denoise as a Slurm job array of shards; see a job\'s state', load: () => import('./cluster.js') },
+  app: { summary: 'serve the browser app on localhost (open, train, denoise in a browser tab)', load: () => import('./app.js') },
   bench: { summary: 'bench quality: every method against simulated ground truth', load: () => import('./bench.js') },
 };
 

@@ -1,0 +1,112 @@
+/**
+ * Helpers for the browser app's end-to-end tests: the `srdtrans app` server in a child process,
+ * Debian's Chromium driven by playwright-core (nothing downloaded), and waiting for the page's
+ * jobs. Without Chromium the tests skip, or fail when SRDTRANS_REQUIRE_BROWSER=1 (CI).
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import type { TestContext } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { BIN } from '../cli/cli-helpers.js';
+
+export const CHROMIUM = process.env['SRDTRANS_CHROMIUM'] ?? '/usr/bin/chromium';
+
+/** Why the browser tests cannot run here, or null when they can. */
+export function browserMissing(): string | null {
+  if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (apt-get install chromium, or set SRDTRANS_CHROMIUM)`;
+  if (!existsSync(new URL('../../dist-web/index.html', import.meta.url))) return 'the app is not built (npm run build:web)';
+  return null;
+}
+
+/** False (after skipping the test, or failing it where a browser is required) when there is none. */
+export function haveBrowser(t: TestContext): boolean {
+  const missing = browserMissing();
+  if (!missing) return true;
+  if (process.env['SRDTRANS_REQUIRE_BROWSER'] === '1') assert.fail(`SRDTRANS_REQUIRE_BROWSER=1 but ${missing}`);
+  t.skip(missing);
+  return false;
+}
+
+export interface AppServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** `srdtrans app --port 0`, as a user starts it; resolves with the URL it prints. */
+export function startApp(): Promise<AppServer> {
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = spawn(process.execPath, [BIN, 'app', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`srdtrans app printed no URL in 20 s: ${out}`)), 20_000);
+    const onData = (chunk: Buffer) => {
+      out += String(chunk);
+      const url = /http:\/\/\S+\//.exec(out)?.[0];
+      if (!url) return;
+      clearTimeout(timer);
+      resolve({
+        url,
+        stop: () => new Promise((done) => {
+          if (child.exitCode !== null) return done();
+          child.once('exit', () => done());
+          child.kill('SIGTERM');
+        }),
+      });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (c: Buffer) => (out += String(c)));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`srdtrans app exited (${code}) before serving: ${out}`));
+    });
+  });
+}
+
+/** Headless Chromium with WebGPU (SwiftShader where there is no GPU). */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--enable-unsafe-webgpu'] });
+}
+
+/**
+ * A fresh page of the app, its engine started on `backend`. Page errors fail the test: the app
+ * must report everything in the page itself.
+ */
+export async function openApp(browser: Browser, url: string, backend: 'auto' | 'webgpu' | 'wasm' = 'wasm'): Promise<{ page: Page; pageErrors: string[] }> {
+  const page = await browser.newPage({ acceptDownloads: true });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(url);
+  await waitForJob(page);
+  if (backend !== 'auto') {
+    await page.getByTestId('backend').selectOption(backend);
+    assert.equal(await waitForJob(page), 'done', await errorText(page));
+  }
+  return { page, pageErrors };
+}
+
+/** Waits until the last job has ended; returns the status (done, failed or cancelled). */
+export async function waitForJob(page: Page, timeout = 90_000): Promise<string> {
+  const status = page.getByTestId('status');
+  await page.waitForFunction(
+    () => ['done', 'failed', 'cancelled'].includes(document.querySelector('[data-testid=status]')?.textContent ?? ''),
+    null, { timeout },
+  );
+  return (await status.textContent()) ?? '';
+}
+
+export async function errorText(page: Page): Promise<string> {
+  const error = page.getByTestId('error');
+  return (await error.isVisible()) ? ((await error.textContent()) ?? '') : '';
+}
+
+/** Fills the form's fields by test id. */
+export async function fill(page: Page, values: Record<string, string | number>): Promise<void> {
+  for (const [id, value] of Object.entries(values)) await page.getByTestId(id).fill(String(value));
+}
+
+/** Clicks an element that makes the browser download a file; returns the file's bytes and name. */
+export async function download(page: Page, testId: string): Promise<{ bytes: Buffer; name: string }> {
+  const [file] = await Promise.all([page.waitForEvent('download'), page.getByTestId(testId).click()]);
+  const path = await file.path();
+  return { bytes: readFileSync(path), name: file.suggestedFilename() };
+}
