@@ -79,7 +79,7 @@ export {
   evaluate, neuronTraces, pearson, psnrDb, snrDb, ssim, standardizedSnrDb, type Evaluation, type MetricOptions,
 } from './quality/metrics.js';
 export { formatEvaluation, formatGains } from './quality/format.js';
-export { DEMO_MODEL, DEMO_RECIPE, DEMO_STACK, demoDenoisePatchXY, demoTraining } from './quality/demo.js';
+export { DEMO_MODEL, DEMO_RECIPE, DEMO_STACK, demoDenoisePatchXY, demoTraining, isDemoModel } from './quality/demo.js';
 export { gaussianSpatial, gaussianSpatioTemporal, movingAverage } from './quality/baselines.js';
 export { imageMontage, linePlot, type LinePlotOptions, type MontageOptions, type MontagePanel, type PlotSeries } from './report/png.js';
 export { comparisonFigure, type ComparisonInput } from './report/comparison.js';

@@ -7,10 +7,13 @@ import {
   buildBioimageioPackage, CheckpointError, decodePth, exportOnnx, zipPackage, DEMO_MODEL, DEMO_STACK, demoDenoisePatchXY, demoTraining, denoiseStack, describeEngine,
   encodePth, encodeTiff, evaluate, formatEvaluation, formatGains, formatStackSummary, initEngine, InterruptedError,
   isPthPath, memorySink, outputDType, pthModel, simulateCalcium, SRDTrans, summarizeStack, TiffEncoder, TiffStackReader,
-  train, UserError, validateModelConfig, blobSource, bytesSource,
+  train, UserError, validateModelConfig, blobSource, bytesSource, decodeWeights, isDemoModel, parseModelRecord,
   type ByteSource, type CheckpointSink, type EngineInfo, type ModelConfig, type ModelRecord, type Stack, type StateDict, type TrainingRecord,
 } from '../../src/index.js';
 import { useServedWasm } from './wasm-files.js';
+// The demo fine-tunes the CLI's bundled prior (models/demo-prior, README "How long to train").
+import priorWeightsUrl from '../../models/demo-prior/best.safetensors?url';
+import priorConfigUrl from '../../models/demo-prior/config.json?url';
 import type {
   AppBackend, ModelFormat, DenoiseFields, DenoiseResult, FromWorker, GridFields, Job, JobEvent, JobResults, ModelInfo, StackOpened, ToWorker, TrainFields,
 } from './protocol.js';
@@ -202,7 +205,7 @@ async function trainModel(fields: TrainFields, emit: Emit, signal: AbortSignal):
 }
 
 async function runTraining(
-  stacks: Stack[], config: ModelConfig, training: TrainingRecord, emit: Emit, signal: AbortSignal, origin: string,
+  stacks: Stack[], config: ModelConfig, training: TrainingRecord, emit: Emit, signal: AbortSignal, origin: string, init?: StateDict,
 ): Promise<JobResults['train']> {
   const started = performance.now();
   let steps = 0;
@@ -214,7 +217,7 @@ async function runTraining(
     previewSeconds += (performance.now() - t0) / 1000;
   };
   const result = await train(stacks, {
-    model: config, training, sink: withPreview(memorySink(), preview), names: training.inputs, signal,
+    model: config, training, sink: withPreview(memorySink(), preview), names: training.inputs, signal, init,
     onEvent: (event) => {
       if (event.type === 'step') steps++;
       emit({ kind: 'train', event });
@@ -336,19 +339,33 @@ async function loadModel(file: File): Promise<JobResults['load-model']> {
   return { model: modelInfo(model) };
 }
 
-/** `srdtrans demo`: simulate, train on the noisy stack alone, denoise, score against the truth. */
+/** The demo's prior, served beside the app. */
+async function demoPrior(): Promise<StateDict> {
+  const fetched = async (url: string) => {
+    const response = await fetch(url);
+    if (!response.ok) throw new CheckpointError(`the demo's prior model could not be loaded (HTTP ${response.status} for ${url}); reload the page`);
+    return new Uint8Array(await response.arrayBuffer());
+  };
+  const record = parseModelRecord(new TextDecoder().decode(await fetched(priorConfigUrl)), 'demo-prior/config.json');
+  if (!isDemoModel(record.model)) throw new CheckpointError("the demo's prior model is not the demo's network; rebuild the app");
+  return decodeWeights(await fetched(priorWeightsUrl), 'demo-prior/best.safetensors').tensors;
+}
+
+/** `srdtrans demo`: simulate, fine-tune the prior on the noisy stack alone, denoise, score against the truth. */
 async function demo(steps: number, epochs: number, emit: Emit, signal: AbortSignal): Promise<JobResults['demo']> {
   const { frames, size, frameRate, photons } = DEMO_STACK;
   const seed = 1;
   const sim = simulateCalcium({ shape: [frames, size, size], seed, frameRate, photons });
   emit({ kind: 'note', text: `simulated ${frames} frames of ${size}×${size} px, ${sim.masks.count} neurons at ${frameRate} Hz, ${photons} photons/px` });
   const name = 'demo-noisy.tif';
-  const training = demoTraining({ size, steps, epochs: Math.min(epochs, steps), seed, schedule: 'constant', inputs: [name] });
+  const prior = await demoPrior();
+  emit({ kind: 'note', text: 'fine-tuning the bundled prior (trained on other simulated recordings) on the noisy stack alone' });
+  const training = demoTraining({ size, steps, epochs: Math.min(epochs, steps), seed, schedule: 'constant', inputs: [name], init: 'models/demo-prior/best.safetensors' });
   const opened = await openStack(bytesSource(encodeTiff(sim.noisy)), name, {
     patchXY: training.patchXY, patchT: training.patchT, overlap: training.overlap, trainSize: training.trainSize,
   });
   emit({ kind: 'stack', opened });
-  const trained = await runTraining([sim.noisy], DEMO_MODEL, training, emit, signal, 'the demo model');
+  const trained = await runTraining([sim.noisy], DEMO_MODEL, training, emit, signal, 'the demo model, fine-tuned from the prior', prior);
   const out = await denoiseOpen(stack!, requireModel(), { patchXY: demoDenoisePatchXY(size), overlap: 0.5, asFloat: true }, emit, signal);
   const denoised = (await output!.reader.readFrames(0, frames)) as Float32Array;
   const baseline = { baseline: sim.params.offset };
@@ -356,7 +373,7 @@ async function demo(steps: number, epochs: number, emit: Emit, signal: AbortSign
   const ours = evaluate({ data: denoised, shape: sim.noisy.shape, dtype: 'float32' }, sim.clean, sim.masks, baseline);
   const text = [
     'raw (noisy input)', formatEvaluation(raw), '',
-    `denoised (${trained.bestEpoch === null ? 'last epoch' : `best epoch by validation loss, ${trained.bestEpoch}`} of ${training.epochs})`,
+    `denoised (${trained.bestEpoch === null ? 'last epoch' : `best epoch by validation loss, ${trained.bestEpoch}`} of ${training.epochs}; the bundled prior fine-tuned for ${trained.steps} steps)`,
     formatEvaluation(ours), '', formatGains(raw, ours),
   ].join('\n');
   return { raw, denoised: ours, text, opened, output: out, model: trained.model };
