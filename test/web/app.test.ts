@@ -76,6 +76,14 @@ test('browser app', { timeout: 170_000 }, async (t) => {
       const info = await runCli(['info', 'stack.tif', '--patch-xy', '16', '--patch-t', '8', '--overlap', '0.5', '--train-size', '4'], { cwd: tmp.dir });
       assertOk(info);
       assert.equal(await page.getByTestId('info').textContent(), info.stdout);
+      // The sampling choice: the info's grids follow it, as `info --sampling` prints them.
+      await page.getByTestId('sampling').selectOption('temporal');
+      const temporal = await runCli(['info', 'stack.tif', '--patch-xy', '16', '--patch-t', '8', '--overlap', '0.5', '--train-size', '4', '--sampling', 'temporal'], { cwd: tmp.dir });
+      assertOk(temporal);
+      assert.notEqual(temporal.stdout, info.stdout);
+      await page.waitForFunction((text) => document.querySelector('[data-testid="info"]')?.textContent === text, temporal.stdout);
+      await page.getByTestId('sampling').selectOption('spatial');
+      await page.waitForFunction((text) => document.querySelector('[data-testid="info"]')?.textContent === text, info.stdout);
 
       await page.getByTestId('train').click();
       assert.equal(await waitForJob(page), 'done', await errorText(page));

@@ -64,7 +64,10 @@ function number(name: string, o: { min: number; max?: number; integer?: boolean 
 }
 
 export function gridFields(): GridFields {
+  const sampling = field('sampling').value;
+  if (sampling !== 'spatial' && sampling !== 'temporal') throw new UserError(`sampling: '${sampling}' is neither spatial nor temporal`);
   return {
+    sampling,
     patchXY: number('patch-xy', { min: 2, integer: true }),
     patchT: number('patch-t', { min: 1, integer: true }),
     overlap: number('overlap', { min: 0, max: 0.95 }),

@@ -396,7 +396,7 @@ ui.trace.addEventListener('click', () => void plotTrace(Number(ui.traceX.value),
 
 ui.frame.addEventListener('input', () => void showFrame(Number(ui.frame.value)));
 for (const input of [ui.low, ui.high]) input.addEventListener('change', () => lastFrame && drawFrame(lastFrame));
-for (const name of ['patch-xy', 'patch-t', 'overlap', 'train-size']) {
+for (const name of ['patch-xy', 'patch-t', 'overlap', 'train-size', 'sampling']) {
   // The grids in the info follow the fields. Quietly: this is no job of the user's, and must not
   // touch the status that tells when theirs has finished. A bad value is reported when used.
   field(name).addEventListener('change', async () => {

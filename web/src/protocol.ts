@@ -2,7 +2,7 @@
  * The messages between the page and the engine worker. Every job the page asks for carries an
  * id; the worker answers it with events while it runs and exactly one `done` or `failed`.
  */
-import type { BackendChoice, EngineInfo, Evaluation, ModelConfig, StackSummary, TrainEvent } from '../../src/index.js';
+import type { BackendChoice, EngineInfo, Evaluation, ModelConfig, SamplingStrategy, StackSummary, TrainEvent } from '../../src/index.js';
 
 /** The backends the page offers (the CLI's `cpu` is left out: wasm is faster everywhere). */
 export type AppBackend = Extract<BackendChoice, 'auto' | 'webgpu' | 'wasm'>;
@@ -13,6 +13,8 @@ export type ModelFormat = 'pth' | 'onnx' | 'bioimageio';
 export const MODEL_FORMATS: readonly ModelFormat[] = ['pth', 'onnx', 'bioimageio'];
 
 export interface GridFields {
+  /** Training pairs: spatial redundancy (SRDTrans) or interleaved frames (DeepCAD-style, patches twice as long). */
+  sampling: SamplingStrategy;
   patchXY: number;
   patchT: number;
   overlap: number;

@@ -94,7 +94,7 @@ async function handle(job: Job, emit: Emit, signal: AbortSignal): Promise<JobRes
       return openStack(blobSource(job.file), job.file.name, job.grid);
     case 'summary': {
       const s = requireStack();
-      const summary = await summarizeStack(s.reader, s.name, { ...job.grid, sampling: 'spatial' });
+      const summary = await summarizeStack(s.reader, s.name, job.grid);
       return { summary, text: formatStackSummary(summary) };
     }
     case 'frame':
@@ -138,7 +138,7 @@ async function openStack(source: ByteSource, name: string, grid: GridFields): Pr
   await stack?.reader.close();
   stack = { name, reader };
   output = null;
-  const summary = await summarizeStack(reader, name, { ...grid, sampling: 'spatial' });
+  const summary = await summarizeStack(reader, name, grid);
   return { name, shape: reader.shape, summary, text: formatStackSummary(summary) };
 }
 
@@ -194,9 +194,9 @@ async function wholeStack(s: OpenStack): Promise<Stack> {
 async function trainModel(fields: TrainFields, emit: Emit, signal: AbortSignal): Promise<JobResults['train']> {
   const s = requireStack();
   validateModelConfig(fields.model);
-  if (fields.patchXY % 2 !== 0) throw new UserError(`patch-xy ${fields.patchXY}: must be even (pixels are split into 2×2 cells)`);
+  if (fields.sampling === 'spatial' && fields.patchXY % 2 !== 0) throw new UserError(`patch-xy ${fields.patchXY}: must be even (pixels are split into 2×2 cells)`);
   const training: TrainingRecord = {
-    sampling: 'spatial', patchXY: fields.patchXY, patchT: fields.model.patchT, overlap: fields.overlap, trainSize: fields.trainSize,
+    sampling: fields.sampling, patchXY: fields.patchXY, patchT: fields.model.patchT, overlap: fields.overlap, trainSize: fields.trainSize,
     epochs: fields.epochs, lr: fields.lr, beta1: 0.5, beta2: 0.999, scale: 1, seed: fields.seed, frames: null, inputs: [s.name],
     valFraction: fields.valFraction, schedule: 'constant', warmup: 0, init: null, patience: 0,
   };
@@ -362,7 +362,7 @@ async function demo(steps: number, epochs: number, emit: Emit, signal: AbortSign
   emit({ kind: 'note', text: 'fine-tuning the bundled prior (trained on other simulated recordings) on the noisy stack alone' });
   const training = demoTraining({ size, steps, epochs: Math.min(epochs, steps), seed, schedule: 'constant', inputs: [name], init: 'models/demo-prior/best.safetensors' });
   const opened = await openStack(bytesSource(encodeTiff(sim.noisy)), name, {
-    patchXY: training.patchXY, patchT: training.patchT, overlap: training.overlap, trainSize: training.trainSize,
+    sampling: training.sampling, patchXY: training.patchXY, patchT: training.patchT, overlap: training.overlap, trainSize: training.trainSize,
   });
   emit({ kind: 'stack', opened });
   const trained = await runTraining([sim.noisy], DEMO_MODEL, training, emit, signal, 'the demo model, fine-tuned from the prior', prior);
