@@ -9,6 +9,8 @@ import {
   type Condition, type ConditionResult, type ModelPlace,
 } from '../quality/benchmark.js';
 import type { Evaluation } from '../quality/metrics.js';
+import type { SamplingStrategy } from '../data/patches.js';
+import { SCHEDULE_KINDS, type ScheduleKind } from '../train/schedule.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { modelFolder } from '../io/checkpoint/model-folder.js';
 import { isFile, resolveModel, RESUME_FILE } from '../io/checkpoint/model-dir.js';
@@ -50,6 +52,8 @@ const SPEC: OptionSpec = {
   lr: { type: 'string', help: 'Adam learning rate of the learned methods', default: `${PRESETS.plain.lr} (--paper: ${PRESETS.paper.lr})` },
   'patch-xy': { type: 'string', help: 'training patch width and height', default: `${PRESETS.plain.patchXY} (--paper: ${PRESETS.paper.patchXY})` },
   full: { type: 'boolean', help: 'published network size and patch_t 32 (for a GPU)' },
+  sampling: { type: 'string', help: 'the learned methods to train: spatial|temporal|both', default: 'both' },
+  schedule: { type: 'string', help: 'learning rate over a run: constant (published)|cosine', default: 'constant' },
   backend: { type: 'string', help: BACKEND_CHOICES.join('|'), default: 'auto' },
   seed: { type: 'string', help: 'random seed', default: 1 },
 };
@@ -75,6 +79,9 @@ export async function run(args: string[]): Promise<number> {
   const lr = opt('lr', preset.lr, 0, false);
   const patchXY = Math.min(opt('patch-xy', preset.patchXY, 2), size - (size % 2));
   const seed = numberOption(values, 'seed', 1, { min: 0, integer: true });
+  const sampling = choiceOption(values, 'sampling', ['spatial', 'temporal', 'both'] as const, 'both');
+  const samplings: SamplingStrategy[] = sampling === 'both' ? ['spatial', 'temporal'] : [sampling];
+  const schedule = choiceOption<ScheduleKind>(values, 'schedule', SCHEDULE_KINDS, 'constant');
   const modelsDir = path.join(out, 'models');
   if (!resume && (await fs.readdir(modelsDir).catch(() => [])).length > 0) {
     throw new ConfigError(`--out ${out}: already holds models from an earlier run (${modelsDir}); continue it with --resume, or choose a new folder`);
@@ -109,7 +116,7 @@ export async function run(args: string[]): Promise<number> {
     const results: ConditionResult[] = [];
     for (const condition of conditions) {
       results.push(...await runQualityBenchmark({
-        conditions: [condition], frames, size, steps, epochs, patience, lr, model, patchXY, seed,
+        conditions: [condition], frames, size, steps, epochs, patience, lr, schedule, samplings, model, patchXY, seed,
         place: paper || resume ? (key) => modelPlace(path.join(modelsDir, slug(key)), resume) : undefined,
         onEvent: (e) => {
           if (e.type === 'condition') log(`\n${e.condition.name}${e.condition.photons === null ? '' : `, ${e.condition.photons} photons/px`}`);
@@ -121,7 +128,7 @@ export async function run(args: string[]): Promise<number> {
           }
         },
       }));
-      await writeReport(out, results, { engine: describeEngine(engine), model, steps, epochs, patience, lr, patchXY, paper, seconds: (Date.now() - started) / 1000 });
+      await writeReport(out, results, { engine: describeEngine(engine), model, steps, epochs, patience, lr, schedule, patchXY, paper, seconds: (Date.now() - started) / 1000 });
     }
   } finally {
     await kernelThreads.stop();
@@ -156,13 +163,16 @@ function formatScores(e: Evaluation): string {
 }
 
 interface ReportMeta {
-  engine: string; model: ModelConfig; steps: number; epochs: number; patience: number; lr: number; patchXY: number; paper: boolean; seconds: number;
+  engine: string; model: ModelConfig; steps: number; epochs: number; patience: number; lr: number; schedule: ScheduleKind;
+  patchXY: number; paper: boolean; seconds: number;
 }
 
 type Metric = 'snr_z_db' | 'snr_db' | 'psnr_db' | 'ssim' | 'trace_r';
 
 async function writeReport(out: string, results: ConditionResult[], meta: ReportMeta): Promise<void> {
-  const header = ['condition', ...METHODS];
+  // A run that trained one sampling strategy (--sampling) has no column for the other.
+  const methods = METHODS.filter((m) => results.some((r) => r.results.some((x) => x.method === m)));
+  const header = ['condition', ...methods];
   const value = (r: ConditionResult, m: string, key: Metric) => r.results.find((x) => x.method === m)?.evaluation[key] ?? null;
   const cell = (r: ConditionResult, m: string, key: Metric) => {
     const v = value(r, m, key);
@@ -171,14 +181,14 @@ async function writeReport(out: string, results: ConditionResult[], meta: Report
   const table = (key: Metric, title: string) => [
     `### ${title}`, '',
     `| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`,
-    ...results.map((r) => `| ${r.condition.name} | ${METHODS.map((m) => cell(r, m, key)).join(' | ')} |`), '',
+    ...results.map((r) => `| ${r.condition.name} | ${methods.map((m) => cell(r, m, key)).join(' | ')} |`), '',
   ].join('\n');
   const stepsRun = results.map((r) => `${r.condition.name}${r.condition.photons === null ? '' : ` (${r.condition.photons} photons/px)`}: ` +
     r.results.filter((x) => x.steps !== null).map((x) => `${x.method} ${x.steps}`).join(', ')).join('; ');
   const md = [
     '# Denoising quality against simulated ground truth', '',
     `Engine: ${meta.engine}. Network: f_maps ${meta.model.fMaps.join(',')}, E ${meta.model.embedDim}, ${meta.model.heads} heads, MLP ${meta.model.mlpDim}, patch_t ${meta.model.patchT}; ` +
-      `training patches ${meta.patchXY} px, lr ${meta.lr} (constant), at most ${meta.steps} steps in ${meta.epochs} epochs` +
+      `training patches ${meta.patchXY} px, lr ${meta.lr} (${meta.schedule}), at most ${meta.steps} steps in ${meta.epochs} epochs` +
       `${meta.patience > 0 ? `, stopped once the validation loss was flat for ${meta.patience} epochs (the best epoch denoises)` : ''}. Total ${meta.seconds.toFixed(0)} s.`, '',
     `Training steps run: ${stepsRun}.`, '',
     table('snr_z_db', 'SNR (dB, both stacks standardised: the scale of the SRDTrans paper)'),
@@ -190,7 +200,7 @@ async function writeReport(out: string, results: ConditionResult[], meta: Report
   const calcium = results.filter((r) => r.condition.frameRate !== null).sort((a, b) => a.condition.frameRate! - b.condition.frameRate!);
   if (calcium.length > 0) {
     const plot = (key: Metric, yLabel: string, title: string) => plotRaster(
-      METHODS.map((m) => ({ name: m, x: calcium.map((r) => r.condition.frameRate!), y: calcium.map((r) => value(r, m, key) ?? NaN) })),
+      methods.map((m) => ({ name: m, x: calcium.map((r) => r.condition.frameRate!), y: calcium.map((r) => value(r, m, key) ?? NaN) })),
       { width: 640, height: 420, title, xLabel: 'frame rate (Hz)', yLabel, logX: true, markers: true },
     );
     await writeFileAtomic(path.join(out, 'snr-vs-frame-rate.png'), figure([[

@@ -6,6 +6,7 @@ import type { StateDict } from '../model/params.js';
 import type { ModelConfig } from '../model/config.js';
 import { SRDTrans } from '../model/srdtrans.js';
 import { train } from '../train/loop.js';
+import type { ScheduleKind } from '../train/schedule.js';
 import { denoiseToStack } from '../infer/denoise.js';
 import { gaussianSpatial, gaussianSpatioTemporal, movingAverage } from './baselines.js';
 import { evaluate, standardizedSnrDb, type Evaluation } from './metrics.js';
@@ -45,6 +46,10 @@ export interface QualityOptions {
   patience: number;
   /** Adam learning rate for both learned methods. */
   lr: number;
+  /** Learning rate over a run; default the published constant rate. */
+  schedule?: ScheduleKind;
+  /** The learned methods to train; default both (ablations train one to halve the time). */
+  samplings?: readonly SamplingStrategy[];
   model: ModelConfig;
   patchXY: number;
   seed: number;
@@ -156,7 +161,9 @@ async function runCondition(condition: Condition, options: QualityOptions): Prom
   record('gaussian xyt', gaussianSpatioTemporal(sim.noisy, 1, 1), t0);
   t0 = performance.now();
   record('moving average', movingAverage(sim.noisy, 3), t0);
+  const samplings = options.samplings ?? ['spatial', 'temporal'];
   for (const [sampling, method] of [['spatial', METHODS[4]], ['temporal', METHODS[5]]] as const) {
+    if (!samplings.includes(sampling)) continue;
     t0 = performance.now();
     const { stack, steps } = await trainAndDenoise(sim.noisy, sampling, method, condition, options);
     learned.push({ method, stack });
@@ -173,7 +180,7 @@ async function trainAndDenoise(
     ...PUBLISHED_RECIPE, sampling, patchXY: options.patchXY, patchT: options.model.patchT, overlap: 0.5,
     trainSize: Math.ceil(options.steps / options.epochs / (1 - valFraction)), epochs: options.epochs,
     lr: options.lr, beta1: 0.5, beta2: 0.999, scale: 1, seed: options.seed, frames: null, inputs: [condition.name],
-    valFraction, patience: options.patience,
+    valFraction, patience: options.patience, schedule: options.schedule ?? PUBLISHED_RECIPE.schedule,
   };
   const place = options.place ? await options.place(`${condition.name} ${sampling}`) : null;
   const result = await train([noisy], {

@@ -46,4 +46,19 @@ describe('bench quality --paper', () => {
     const again = JSON.parse(readFileSync(`${out}/results.json`, 'utf8')) as Report;
     assert.deepEqual(again.results[0]!.results.map((m) => m.evaluation), before.results[0]!.results.map((m) => m.evaluation));
   });
+
+  it('trains only the sampling an ablation asks for, with the schedule it names', async () => {
+    const one = tmp.file('spatial-only');
+    const r = await runCli(['bench', 'quality', '--paper', '--out', one, '--rates', '0.3', '--photons', '2', '--frames', '64', '--size', '32',
+      '--steps', '2', '--epochs', '2', '--patch-xy', '16', '--backend', 'wasm', '--sampling', 'spatial', '--schedule', 'cosine']);
+    assertOk(r);
+    const report = JSON.parse(readFileSync(`${one}/results.json`, 'utf8')) as Report & { schedule: string };
+    assert.deepEqual(report.results[0]!.results.map((m) => m.method), ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 'SRDTrans (spatial)']);
+    assert.equal(report.schedule, 'cosine');
+    const config = JSON.parse(readFileSync(`${one}/models/calcium-0.3-hz-spatial/config.json`, 'utf8')) as { training: { schedule: string } };
+    assert.equal(config.training.schedule, 'cosine');
+    assert.ok(!existsSync(`${one}/models/calcium-0.3-hz-temporal`), 'no temporal model');
+    assert.doesNotMatch(readFileSync(`${one}/results.md`, 'utf8'), /temporal sampling/);
+    assertUserError(await runCli(['bench', 'quality', '--out', tmp.file('bad'), '--sampling', 'both-ways']), '--sampling');
+  });
 });
