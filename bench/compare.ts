@@ -13,8 +13,10 @@
  *   --train-steps N     steps of the train row (default 50)
  *   --python PATH       Python with torch and NumPy 1.x (default /usr/bin/python3)
  *   --torch-eval-mode / --torch-train-mode   conv mode of the reference (tools/torch-reference/runtime.py)
+ *   --torch-env NAME    allocator and OpenMP settings of the reference (default tuned: the fastest
+ *                       `npm run bench -- torch-env` found; bench/torch.ts lists the choices)
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -31,11 +33,12 @@ import { trainStep } from '../src/train/step.js';
 import { Rng } from '../src/util/rng.js';
 import { inferenceGrid } from '../src/data/patches.js';
 import { forwardFlops, trainStepFlops } from './flops.js';
-import { listOf, positiveInt } from './options.js';
+import { BenchOptionError, listOf, positiveInt } from './options.js';
+import { table as markdownTable } from './table.js';
+import { describeEnvironment, probeTorch, REFERENCE, runPython, torchEnvironments, tunedTorchEnvironment, type TorchEnvironment } from './torch.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'srdtrans.js');
-const REFERENCE = path.join(ROOT, 'tools', 'torch-reference');
 // train before denoise: the denoise row then uses the model the train row made.
 const ROW_IDS = ['forward', 'step-32', 'step-128', 'train', 'denoise'] as const;
 type RowId = (typeof ROW_IDS)[number];
@@ -57,6 +60,8 @@ interface Options {
   denoiseBackend: string;
   evalMode: string;
   trainMode: string;
+  /** Allocator and OpenMP settings of the reference's processes (bench/torch.ts). */
+  torchEnv: TorchEnvironment;
 }
 
 interface Result {
@@ -73,7 +78,8 @@ export async function main(args: string[]): Promise<void> {
   const load = os.loadavg().map((v) => v.toFixed(2)).join(' ');
   out(`machine: ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}, load average ${load} at start, Node ${process.version}`);
   out(torch.ok
-    ? `PyTorch: ${torch.detail}; ${opts.threads} threads (torch.set_num_threads); conv mode eval '${opts.evalMode}', training '${opts.trainMode}'`
+    ? `PyTorch: ${torch.detail}; ${opts.threads} threads (torch.set_num_threads); conv mode eval '${opts.evalMode}', training '${opts.trainMode}'; ` +
+      `environment ${describeEnvironment(opts.torchEnv)} (--torch-env; npm run bench -- torch-env measures the choices)`
     : `PyTorch: not available (${torch.detail}); printing ours alone`);
   out(`ours: wasm with ${opts.threads} kernel thread${opts.threads > 1 ? 's' : ''} (src/engine/kernel-threads.ts; srdtrans train --threads ${opts.threads}), as many as PyTorch's; webgpu when selected`);
   out('FLOPs: analytic per layer (bench/flops.ts), multiply-add = 2; convolutions, linears, attention products; element-wise work left out; a training step = 3 × forward\n');
@@ -133,6 +139,7 @@ function parseOptions(args: string[]): Options {
       python: { type: 'string', default: '/usr/bin/python3' },
       'torch-eval-mode': { type: 'string', default: 'to-mkldnn' },
       'torch-train-mode': { type: 'string', default: 'onednn' },
+      'torch-env': { type: 'string', default: 'tuned' },
     },
   });
   const rows = listOf('rows', values.rows, ROW_IDS);
@@ -143,17 +150,15 @@ function parseOptions(args: string[]): Options {
     rows, backends, python: values.python!, denoiseBackend: values['denoise-backend']!,
     repeat: int('repeat', values.repeat), commandRepeat: int('command-repeat', values['command-repeat']),
     threads: int('threads', values.threads), trainSteps: int('train-steps', values['train-steps']),
-    evalMode: values['torch-eval-mode']!, trainMode: values['torch-train-mode']!,
+    evalMode: values['torch-eval-mode']!, trainMode: values['torch-train-mode']!, torchEnv: torchEnvironment(values['torch-env']!),
   };
 }
 
-function probeTorch(python: string): { ok: boolean; detail: string } {
-  const code = 'import sys, torch, numpy; sys.path.insert(0, sys.argv[1]); import runtime; ' +
-    'print(f"torch {torch.__version__}, NumPy {numpy.__version__}, BLAS {runtime.blas_library()}")';
-  const r = spawnSync(python, ['-c', code, REFERENCE], { encoding: 'utf8' });
-  if (r.error) return { ok: false, detail: `${python}: ${r.error.message}` };
-  if (r.status !== 0) return { ok: false, detail: `${python} cannot import torch and numpy` };
-  return { ok: true, detail: `${r.stdout.trim()} (${python})` };
+function torchEnvironment(name: string): TorchEnvironment {
+  if (name === 'tuned') return tunedTorchEnvironment();
+  const found = torchEnvironments().find((e) => e.name === name);
+  if (!found) throw new BenchOptionError(`--torch-env: expected tuned or one of ${torchEnvironments().map((e) => `'${e.name}'`).join(', ')}, got '${name}'`);
+  return found;
 }
 
 type TorchTime = (row: RowId, f: () => Promise<number>) => Promise<number | null>;
@@ -162,7 +167,7 @@ async function runRow(
   row: RowId, backend: BackendName, o: Options, work: string, torchTime: TorchTime, notes: string[], trainedModel: string | undefined,
 ): Promise<{ result: Result; trainedModel?: string }> {
   const cfg = (t: number): ModelConfig => ({ ...DEFAULT_MODEL_CONFIG, fMaps: [...DEFAULT_MODEL_CONFIG.fMaps], patchT: t });
-  const py = (script: string, args: string[]) => runPython(o.python, path.join(REFERENCE, script), args);
+  const py = (script: string, args: string[]) => runPython(o.python, script, args, o.torchEnv);
   if (row === 'forward') {
     const [t, h, w] = [32, 128, 128];
     const ours = median(await oursForward(cfg(t), h, w, o.repeat));
@@ -185,7 +190,7 @@ async function runRow(
       return ms;
     }));
     const torch = await torchTime(row, async () => median(await repeatCommand(o.commandRepeat, async (i) =>
-      timedCommand(o.python, [path.join(REFERENCE, 'train.py'), stack, '--out', path.join(work, `torch-train-${i}.pth`), ...trainArgs, ...common(o, o.trainMode)]))));
+      timedCommand(o.python, [path.join(REFERENCE, 'train.py'), stack, '--out', path.join(work, `torch-train-${i}.pth`), ...trainArgs, ...common(o, o.trainMode)], o.torchEnv.env))));
     notes.push(`train: ${o.trainSteps} patches of ${TRAIN.patchT}×${TRAIN.patchXY}×${TRAIN.patchXY} (network input ${TRAIN.patchT}×${TRAIN.patchXY / 2}×${TRAIN.patchXY / 2}), one epoch; both sides build the published grid from --train-size ${o.trainSteps}`);
     return {
       result: { row: `srdtrans train, ${o.trainSteps} steps (whole command)`, backend, ours, torch, gflop: (o.trainSteps * trainStepFlops(cfg(TRAIN.patchT), TRAIN.patchXY / 2, TRAIN.patchXY / 2)) / 1e9 },
@@ -209,7 +214,7 @@ async function runRow(
   const ours = median(await repeatCommand(o.commandRepeat, () =>
     timedCommand(process.execPath, [BIN, 'denoise', stack, '--model', pth, '--out', oursOut, ...denoiseArgs, '--backend', denoiseBackend])));
   const torch = await torchTime(row, async () => median(await repeatCommand(o.commandRepeat, () =>
-    timedCommand(o.python, [path.join(REFERENCE, 'denoise.py'), '--model', pth, '--input', stack, '--out', torchOut, ...denoiseArgs, ...common(o, o.evalMode)]))));
+    timedCommand(o.python, [path.join(REFERENCE, 'denoise.py'), '--model', pth, '--input', stack, '--out', torchOut, ...denoiseArgs, ...common(o, o.evalMode)], o.torchEnv.env))));
   const patches = inferenceGrid([DENOISE.frames, DENOISE.size, DENOISE.size], { patchXY: DENOISE.patchXY, patchT: TRAIN.patchT, overlap: DENOISE.overlap }).length;
   if (torch !== null) notes.push(`denoise [${denoiseBackend}]: ${await outputDifference(oursOut, torchOut)} (same .pth, same stack)`);
   return {
@@ -275,33 +280,16 @@ async function repeatCommand(n: number, f: (i: number) => Promise<number>): Prom
 }
 
 /** Wall time of a command in ms; throws with its stderr tail if it fails. */
-function timedCommand(cmd: string, args: string[]): Promise<number> {
+function timedCommand(cmd: string, args: string[], env: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
     child.on('error', reject);
     child.on('close', (code) => {
       if (code === 0) resolve(performance.now() - t0);
       else reject(new Error(`${path.basename(cmd)} ${args.slice(0, 3).join(' ')} ... exited with ${code}\n${stderr}`));
-    });
-  });
-}
-
-/** Runs a reference script and parses the JSON line it prints last. */
-function runPython(python: string, script: string, args: string[]): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, [script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const last = stdout.trim().split('\n').at(-1) ?? '';
-      if (code !== 0) reject(new Error(`${path.basename(script)} exited with ${code}\n${stderr}`));
-      else resolve(JSON.parse(last) as Record<string, unknown>);
     });
   });
 }
@@ -343,9 +331,7 @@ function table(results: Result[]): string {
       r.gflop.toFixed(1), gfs(r.gflop, r.ours), gfs(r.gflop, r.torch),
     ]),
   ];
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const line = (r: string[]) => `| ${r.map((v, c) => v.padEnd(widths[c]!)).join(' | ')} |`;
-  return [line(rows[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+  return markdownTable(rows);
 }
 
 function out(line: string): void {

@@ -18,10 +18,8 @@
  *
  * Table and summary go to stdout, progress to stderr.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Stack } from '../src/data/stack.js';
 import { describeEngine, initEngine } from '../src/engine/backend.js';
@@ -38,8 +36,8 @@ import { memorySink } from '../src/train/sink.js';
 import { machineLine } from './cli-run.js';
 import { BenchOptionError, integer, positiveInt, positiveInts, positiveNumber } from './options.js';
 import { table } from './table.js';
+import { probeTorch, runPython, tunedTorchEnvironment } from './torch.js';
 
-const REFERENCE = fileURLToPath(new URL('../tools/torch-reference', import.meta.url));
 const INSTALL = 'apt-get install python3-torch libopenblas0-pthread';
 
 /**
@@ -200,16 +198,6 @@ function parseOptions(args: string[]): Options {
   };
 }
 
-/** Whether the reference can run: torch imports and runtime.py accepts the NumPy (1.x). */
-function probeTorch(python: string): { ok: boolean; detail: string } {
-  const code = 'import sys, torch, numpy; sys.path.insert(0, sys.argv[1]); import runtime; runtime.setup(1); ' +
-    'print(f"torch {torch.__version__}, NumPy {numpy.__version__}, BLAS {runtime.blas_library()}")';
-  const r = spawnSync(python, ['-c', code, REFERENCE], { encoding: 'utf8' });
-  if (r.error) return { ok: false, detail: `${python}: ${r.error.message}` };
-  if (r.status !== 0) return { ok: false, detail: `${python}: ${r.stderr.trim().split('\n').at(-1) ?? `exit status ${r.status}`}` };
-  return { ok: true, detail: `${r.stdout.trim()} (${python})` };
-}
-
 async function trainOurs(o: Options, seed: number, noisy: Stack, patchXY: number, score: (x: Stack) => Evaluation): Promise<Run> {
   progress(`seed ${seed}, ours: training`);
   const started = performance.now();
@@ -251,25 +239,11 @@ async function trainTorch(
     noisyFile, '--out', pth, ...shared, '--patch-t', String(MODEL.patchT), '--train-size', String(o.trainSize),
     '--epochs', String(o.epochs), '--lr', String(o.lr), '--seed', String(seed),
     '--embed-dim', String(MODEL.embedDim), '--heads', String(MODEL.heads), '--mlp-dim', String(MODEL.mlpDim),
-  ]);
+  ], tunedTorchEnvironment());
   progress(`seed ${seed}, PyTorch: ${String(trained['steps'])} steps, last loss ${Number(trained['last_loss']).toFixed(4)}; denoising`);
-  await runPython(o.python, 'denoise.py', ['--model', pth, '--input', noisyFile, '--out', file, ...shared, '--float']);
+  await runPython(o.python, 'denoise.py', ['--model', pth, '--input', noisyFile, '--out', file, ...shared, '--float'], tunedTorchEnvironment());
   const denoised = await readStack(file);
   return { seed, side: 'pytorch', ...score(denoised), steps: Number(trained['steps']), training_s: Number(trained['train_s']), denoised: file };
-}
-
-/** Runs a reference script (its stderr straight to ours) and parses the JSON line it prints last. */
-function runPython(python: string, script: string, args: string[]): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, [path.join(REFERENCE, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`${script} exited with ${code}`));
-      else resolve(JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Record<string, unknown>);
-    });
-  });
 }
 
 interface Spread {

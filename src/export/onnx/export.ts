@@ -83,7 +83,9 @@ function network(L: OnnxLayers, input: string, c: ModelConfig, xy: number): stri
   }
   x = L.singleConv(x, 'conv_after_trans.Conv3d');
   for (let i = 0; i < c.fMaps.length; i++) {
-    const up = L.g.op('Add', [L.upSample(x, `decoders.${i}.up_sample`), skips[i]!]);
+    const level = c.fMaps.length - 1 - i;
+    const dims = { c: c.fMaps[level]!, t: c.patchT >> (level + 1), h: xy, w: xy };
+    const up = L.g.op('Add', [L.upSample(x, `decoders.${i}.up_sample`, dims), skips[i]!]);
     x = L.singleConv(L.singleConv(up, `decoders.${i}.conv_net.SingleConv1.Conv3d`), `decoders.${i}.conv_net.SingleConv2.Conv3d`);
   }
   return x;
