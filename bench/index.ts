@@ -2,6 +2,7 @@
  * `npm run bench -- <name> [options]`: benchmarks that print figures (never timed tests).
  *   train    forward, forward+backward and Adam step per backend (issue: training speed); --profile: time per kernel
  *   compare  ours against the PyTorch reference (tools/torch-reference) at the same shapes
+ *   ort-profile  ONNX Runtime's own profile of a denoise patch: time per operator and node
  *   torch-env  the reference's forward and training step under each allocator and OpenMP setting
  *   memory   peak RSS of `srdtrans denoise` on a short and a long stack (issue 7)
  *   workers  `srdtrans denoise` wall time with 1, 2, … worker threads (issue 7)
@@ -21,6 +22,7 @@ const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void
   'kernel-threads': () => import('./kernel-threads.js'),
   parity: () => import('./parity.js'),
   'torch-env': () => import('./torch-env.js'),
+  'ort-profile': () => import('./ort-profile.js'),
   browser: () => import('./browser.js'),
 };
 
