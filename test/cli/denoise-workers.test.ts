@@ -16,7 +16,7 @@ before(async () => {
   assertOk(await runCli(['train', noisy, '--out', model, ...TINY], { timeoutMs: 300_000 }));
 });
 
-it('--workers 2 on wasm writes the same file as one thread; auto starts none for a job this small', async () => {
+it('--workers 2 and 4 on wasm write the same file as one thread; auto starts none for a job this small', async () => {
   const denoise = async (workers: string | null) => {
     const out = tmp.file(`out-${workers ?? 'default'}.tif`);
     const r = await runCli(['denoise', noisy, '--model', model, '--out', out, '--backend', 'wasm', ...(workers ? ['--workers', workers] : [])], { timeoutMs: 300_000 });
@@ -25,11 +25,14 @@ it('--workers 2 on wasm writes the same file as one thread; auto starts none for
   };
   const one = await denoise('1');
   const two = await denoise('2');
+  const four = await denoise('4');
   const auto = await denoise(null);
   assert.match(two.stderr, /2 worker threads/);
   assert.doesNotMatch(one.stderr, /worker threads/);
   assert.doesNotMatch(auto.stderr, /worker threads/, 'a tiny network\'s patches take milliseconds: workers would not pay');
   assert.ok(two.bytes.equals(one.bytes), 'the output with 2 workers differs from the single-thread output');
+  assert.match(four.stderr, /4 worker threads/);
+  assert.ok(four.bytes.equals(one.bytes), 'the output with 4 workers (more than this machine may have cores) differs');
   assert.ok(auto.bytes.equals(one.bytes));
 });
 
