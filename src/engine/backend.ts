@@ -5,7 +5,7 @@
  */
 import {
   hardwareWebGpuAvailable as hardwareOn, initEngine as initOn, webGpuAvailable as availableOn,
-  type BackendChoice, type EngineHost, type EngineInfo,
+  type AdapterLook, type BackendChoice, type EngineHost, type EngineInfo,
 } from './engine.js';
 
 export { BACKEND_CHOICES, describeEngine, type BackendChoice, type BackendName, type EngineInfo } from './engine.js';
@@ -13,12 +13,16 @@ export { BACKEND_CHOICES, describeEngine, type BackendChoice, type BackendName, 
 /** The same file from src/engine (tests, through tsx) and from dist/engine (the package). */
 const GRADIENTS = new URL('../../dist/tfjs-gradients.js', import.meta.url).href;
 
+/** Dawn's adapter, looked at once per process. */
+let adapterLook: Promise<AdapterLook> | undefined;
+
 const NODE_HOST: EngineHost = {
   async gpu() {
     const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
     if (gpu) return { gpu };
     return (await import('./dawn.js')).dawnGpu();
   },
+  lookAtAdapter: () => (adapterLook ??= import('./dawn.js').then((d) => d.lookAtDawnAdapter())),
   registerGradients: () =>
     import(GRADIENTS).catch((err: unknown) => {
       throw new Error(`TF.js's gradients for Node are missing (${GRADIENTS}): run \`npm run build\``, { cause: err });

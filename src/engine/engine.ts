@@ -31,6 +31,24 @@ export interface EngineHost {
   gpu(): Promise<GpuResult>;
   /** Registers TF.js's gradients (training needs them; tfjs-core registers none itself). */
   registerGradients(): Promise<unknown>;
+  /**
+   * A look at the adapter that leaves this process's WebGPU untouched, where the host has one:
+   * `auto` then starts WebGPU only on a hardware adapter (Dawn writes warnings about a
+   * software one's limits straight to stderr).
+   */
+  lookAtAdapter?(): Promise<AdapterLook>;
+}
+
+/** An adapter as the GPU describes itself, or why there is none. */
+export type AdapterLook = { info: AdapterInfo } | { info?: undefined; why: string };
+
+/** The fields of GPUAdapterInfo that say what an adapter is (isFallbackAdapter is newer than the type). */
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter?: boolean;
 }
 
 /** A browser (or any host with navigator.gpu, or without WebGPU at all). */
@@ -68,6 +86,12 @@ export async function initEngine(choice: BackendChoice = 'auto', host: EngineHos
     await activate(choice);
     return { backend: choice, reason: 'requested' };
   }
+  if (choice === 'auto' && host.lookAtAdapter) {
+    const look = await host.lookAtAdapter();
+    if (!look.info) return activateCpuPath(undefined, look.why);
+    const seen = describeAdapter(look.info);
+    if (seen.software) return activateCpuPath(seen.description, undefined);
+  }
   const probe = await probeGpu(host);
   const gpu = probe.adapter ? probe : undefined;
   if (choice === 'webgpu') {
@@ -81,10 +105,15 @@ export async function initEngine(choice: BackendChoice = 'auto', host: EngineHos
     await activateWebGpu(gpu);
     return { backend: 'webgpu', adapter: gpu.description, softwareAdapter: false, reason: 'hardware GPU adapter found' };
   }
+  return activateCpuPath(gpu?.description, (probe as NoGpu).why);
+}
+
+/** `auto` without a hardware adapter: wasm, saying whether a software adapter or none was found. */
+async function activateCpuPath(softwareAdapter: string | undefined, why: string | undefined): Promise<EngineInfo> {
   await activate('wasm');
   return {
     backend: 'wasm',
-    reason: gpu ? `only a software GPU adapter (${gpu.description}), so the CPU path` : `no GPU adapter: ${(probe as NoGpu).why}; so the CPU path`,
+    reason: softwareAdapter ? `only a software GPU adapter (${softwareAdapter}), so the CPU path` : `no GPU adapter: ${why}; so the CPU path`,
   };
 }
 
@@ -97,6 +126,10 @@ export async function webGpuAvailable(host: EngineHost = BROWSER_HOST): Promise<
 
 /** Whether a hardware (not software-emulated) WebGPU adapter exists, without activating it. */
 export async function hardwareWebGpuAvailable(host: EngineHost = BROWSER_HOST): Promise<boolean> {
+  if (host.lookAtAdapter) {
+    const look = await host.lookAtAdapter();
+    return look.info !== undefined && !describeAdapter(look.info).software;
+  }
   const gpu = await probeGpu(host);
   return gpu.adapter !== undefined && !gpu.software;
 }
@@ -131,17 +164,18 @@ function probeGpu(host: EngineHost): Promise<GpuProbe | NoGpu> {
       if (!found.gpu) return { why: found.why };
       const adapter = await found.gpu.requestAdapter({ powerPreference: 'high-performance' });
       if (!adapter) return { why: 'no adapter found' };
-      const info = adapter.info;
-      const software =
-        (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
-        info.architecture === 'software' ||
-        /llvmpipe|lavapipe|swiftshader/i.test(`${info.description} ${info.device}`);
-      const description = [info.vendor, info.description || info.device].filter(Boolean).join(' ') || 'unknown adapter';
-      return { adapter, description, software };
+      return { adapter, ...describeAdapter(adapter.info) };
     })();
     probes.set(host, probe);
   }
   return probe;
+}
+
+function describeAdapter(info: AdapterInfo): { description: string; software: boolean } {
+  const software = info.isFallbackAdapter === true || info.architecture === 'software' ||
+    /llvmpipe|lavapipe|swiftshader/i.test(`${info.description} ${info.device}`);
+  const description = [info.vendor, info.description || info.device].filter(Boolean).join(' ') || 'unknown adapter';
+  return { description, software };
 }
 
 /** TF.js's cpu backend prints a tfjs-node advertisement on first use; that package is not an option here. */

@@ -7,7 +7,7 @@ import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { readStack } from '../../src/node.js';
 import {
-  assertOk, jsonLines, lines, runCli, tempDir, TINY, writeNoisy,
+  assertOk, jsonLines, lines, runCli, tempDir, TINY, withOptions, writeNoisy,
 } from './cli-helpers.js';
 
 const SHAPE = [16, 24, 24] as const;
@@ -62,6 +62,16 @@ describe('srdtrans train (one epoch, tiny network)', () => {
     const epoch = trainJson.find((e) => e['event'] === 'epoch')!;
     assert.ok(String(epoch['checkpoint']).endsWith('epoch-001.safetensors'));
     assert.equal(events.at(-1), 'epoch');
+  });
+});
+
+describe('a plain run', () => {
+  it('prints only its own lines with --backend auto, whatever GPU adapter the machine has', async () => {
+    const r = await runCli(['train', noisy, '--out', tmp.file('auto-model'), ...withOptions(TINY, { '--backend': 'auto' })], { timeoutMs: 300_000 });
+    assertOk(r);
+    const foreign = lines(r.stderr).filter((l) => !/^(srdtrans |train |epoch )/.test(l));
+    assert.deepEqual(foreign, [], 'lines that are not the project\'s own (a native warning from Dawn, say)');
+    assert.match(lines(r.stderr)[0]!, /^srdtrans train: backend (webgpu on .*|wasm \((only a software GPU adapter|no GPU adapter).*)/);
   });
 });
 
