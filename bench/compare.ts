@@ -2,7 +2,8 @@
  * `npm run bench -- compare`: our network against the PyTorch reference (tools/torch-reference)
  * at the same shapes, in one invocation. Python runs as a subprocess that prints JSON.
  *
- *   --rows forward,step-32,step-128,train,denoise   which rows (default: all)
+ *   --rows forward,forward-onnx,step-32,step-128,train,denoise   which rows (default: all;
+ *                       forward-onnx: the eval forward as `srdtrans denoise` runs it on a CPU)
  *   --repeat N          timed runs per micro row, after one warm-up run (default 3); medians
  *   --command-repeat N  runs per whole-command row, each timed, median (default 1; no warm-up:
  *                       start-up is part of a command's time)
@@ -32,6 +33,7 @@ import { Adam } from '../src/train/adam.js';
 import { trainStep } from '../src/train/step.js';
 import { Rng } from '../src/util/rng.js';
 import { inferenceGrid } from '../src/data/patches.js';
+import { onnxNetwork } from '../src/infer/onnx-network.js';
 import { forwardFlops, trainStepFlops } from './flops.js';
 import { BenchOptionError, listOf, positiveInt } from './options.js';
 import { table as markdownTable } from './table.js';
@@ -40,7 +42,7 @@ import { describeEnvironment, probeTorch, REFERENCE, runPython, torchEnvironment
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'srdtrans.js');
 // train before denoise: the denoise row then uses the model the train row made.
-const ROW_IDS = ['forward', 'step-32', 'step-128', 'train', 'denoise'] as const;
+const ROW_IDS = ['forward', 'forward-onnx', 'step-32', 'step-128', 'train', 'denoise'] as const;
 type RowId = (typeof ROW_IDS)[number];
 
 /** The denoise row: a 64×256×256 uint16 stack, patch 128, overlap 0.5, patch_t 32. */
@@ -168,11 +170,12 @@ async function runRow(
 ): Promise<{ result: Result; trainedModel?: string }> {
   const cfg = (t: number): ModelConfig => ({ ...DEFAULT_MODEL_CONFIG, fMaps: [...DEFAULT_MODEL_CONFIG.fMaps], patchT: t });
   const py = (script: string, args: string[]) => runPython(o.python, script, args, o.torchEnv);
-  if (row === 'forward') {
+  if (row === 'forward' || row === 'forward-onnx') {
     const [t, h, w] = [32, 128, 128];
-    const ours = median(await oursForward(cfg(t), h, w, o.repeat));
-    const torch = await torchTime(row, async () => (await py('bench.py', ['forward', '--shape', `1,1,${t},${h},${w}`, ...common(o, o.evalMode)])).median_ms as number);
-    return { result: { row: `eval forward (1,1,${t},${h},${w})`, backend, ours, torch, gflop: forwardFlops(cfg(t), h, w) / 1e9 } };
+    const ours = median(await (row === 'forward' ? oursForward(cfg(t), h, w, o.repeat) : onnxForward(cfg(t), h, w, o)));
+    // One PyTorch figure for both rows: the reference is the same.
+    const torch = await torchTime('forward', async () => (await py('bench.py', ['forward', '--shape', `1,1,${t},${h},${w}`, ...common(o, o.evalMode)])).median_ms as number);
+    return { result: { row: `eval forward (1,1,${t},${h},${w})`, backend: row === 'forward' ? backend : 'onnx', ours, torch, gflop: forwardFlops(cfg(t), h, w) / 1e9 } };
   }
   if (row === 'step-32' || row === 'step-128') {
     const [t, h, w] = [row === 'step-32' ? 32 : 128, 64, 64];
@@ -241,6 +244,25 @@ async function oursForward(c: ModelConfig, h: number, w: number, repeat: number)
   } finally {
     x.dispose();
     model.dispose();
+  }
+}
+
+/**
+ * Eval forward passes through ONNX Runtime, as `srdtrans denoise` runs them on a CPU (src/infer/
+ * onnx-network.ts, with the kernel threads' count as its intra-op threads).
+ */
+async function onnxForward(c: ModelConfig, h: number, w: number, o: Options): Promise<number[]> {
+  const model = new SRDTrans(c, 1);
+  const network = await onnxNetwork(c, await model.stateDict(), { patchXY: h, threads: o.threads });
+  model.dispose();
+  const rng = new Rng(2);
+  const x = Float32Array.from({ length: c.patchT * h * w }, () => rng.normal());
+  try {
+    return await timed(o.repeat, async () => {
+      await network.run(x, { t: c.patchT, h, w });
+    });
+  } finally {
+    await network.dispose();
   }
 }
 
