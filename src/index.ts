@@ -80,6 +80,6 @@ export {
 } from './quality/metrics.js';
 export { formatEvaluation, formatGains } from './quality/format.js';
 export { DEMO_MODEL, DEMO_RECIPE, DEMO_STACK, demoDenoisePatchXY, demoTraining, isDemoModel } from './quality/demo.js';
-export { gaussianSpatial, gaussianSpatioTemporal, movingAverage } from './quality/baselines.js';
+export { gaussianSpatial, gaussianSpatioTemporal, meanImage, movingAverage } from './quality/baselines.js';
 export { imageMontage, linePlot, type LinePlotOptions, type MontageOptions, type MontagePanel, type PlotSeries } from './report/png.js';
 export { comparisonFigure, type ComparisonInput } from './report/comparison.js';

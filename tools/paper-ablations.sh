@@ -41,11 +41,12 @@ const row = (name) => {
   const methods = report.results[0].results;
   const raw = methods.find((m) => m.method === 'raw').evaluation;
   const spatial = methods.find((m) => m.method === 'SRDTrans (spatial)');
+  const still = methods.find((m) => m.method === 'mean image')?.evaluation.snr_z_db;
   const e = spatial.evaluation;
-  return `| ${name} | ${raw.snr_z_db.toFixed(2)} | ${e.snr_z_db.toFixed(2)} | ${(e.snr_z_db - raw.snr_z_db).toFixed(2)} | ` +
+  return `| ${name} | ${raw.snr_z_db.toFixed(2)} | ${still === undefined ? 'n/a' : still.toFixed(2)} | ${e.snr_z_db.toFixed(2)} | ${(e.snr_z_db - raw.snr_z_db).toFixed(2)} | ` +
     `${e.snr_db.toFixed(2)} | ${e.ssim.toFixed(3)} | ${raw.trace_r.toFixed(3)} → ${e.trace_r.toFixed(3)} | ${spatial.steps} | ${spatial.seconds.toFixed(0)} |`;
 };
-console.log('| variant | raw SNR dB | spatial SNR dB | gain dB | affine SNR dB | SSIM | trace r | steps | s |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('| variant | raw SNR dB | mean image SNR dB | spatial SNR dB | gain dB | affine SNR dB | SSIM | trace r | steps | s |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const name of readdirSync(dir).sort()) if (existsSync(`${dir}/${name}/results.json`)) console.log(row(name));
 EOF

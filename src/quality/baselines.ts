@@ -39,3 +39,19 @@ export function movingAverage(stack: Stack, window: number): Stack {
   filterAxis(data, stack.shape, 0, new Float64Array(window).fill(1 / window));
   return result(stack, data);
 }
+
+/**
+ * Every frame replaced by the stack's temporal mean: all of a recording's static structure and
+ * none of its dynamics. In a comparison it says how much of a method's score needs no
+ * dynamics at all (trace r is undefined for it: its traces are flat).
+ */
+export function meanImage(stack: Stack): Stack {
+  const [t, h, w] = stack.shape;
+  const n = h * w;
+  const sum = new Float64Array(n);
+  for (let f = 0; f < t; f++) for (let i = 0; i < n; i++) sum[i]! += stack.data[f * n + i]!;
+  const frame = Float32Array.from(sum, (v) => v / t);
+  const data = new Float32Array(t * n);
+  for (let f = 0; f < t; f++) data.set(frame, f * n);
+  return result(stack, data);
+}

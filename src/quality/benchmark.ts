@@ -8,7 +8,7 @@ import { SRDTrans } from '../model/srdtrans.js';
 import { train } from '../train/loop.js';
 import type { ScheduleKind } from '../train/schedule.js';
 import { denoiseToStack } from '../infer/denoise.js';
-import { gaussianSpatial, gaussianSpatioTemporal, movingAverage } from './baselines.js';
+import { gaussianSpatial, gaussianSpatioTemporal, meanImage, movingAverage } from './baselines.js';
 import { evaluate, standardizedSnrDb, type Evaluation } from './metrics.js';
 import { simulateCalcium } from './simulate/calcium.js';
 import { simulateSmlm } from './simulate/smlm.js';
@@ -80,7 +80,7 @@ export interface ConditionResult {
   stacks: { noisy: Stack; clean: Stack; labels: ArrayLike<number> | null; learned: { method: string; stack: Stack }[] };
 }
 
-export const METHODS = ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 'SRDTrans (spatial)', 'temporal sampling (DeepCAD-style)'] as const;
+export const METHODS = ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 'mean image', 'SRDTrans (spatial)', 'temporal sampling (DeepCAD-style)'] as const;
 
 /** The calcium conditions of `bench quality` at a fixed photon level. */
 export function calciumConditions(frameRates: readonly number[], photons: number): Condition[] {
@@ -161,8 +161,10 @@ async function runCondition(condition: Condition, options: QualityOptions): Prom
   record('gaussian xyt', gaussianSpatioTemporal(sim.noisy, 1, 1), t0);
   t0 = performance.now();
   record('moving average', movingAverage(sim.noisy, 3), t0);
+  t0 = performance.now();
+  record('mean image', meanImage(sim.noisy), t0);
   const samplings = options.samplings ?? ['spatial', 'temporal'];
-  for (const [sampling, method] of [['spatial', METHODS[4]], ['temporal', METHODS[5]]] as const) {
+  for (const [sampling, method] of [['spatial', METHODS[5]], ['temporal', METHODS[6]]] as const) {
     if (!samplings.includes(sampling)) continue;
     t0 = performance.now();
     const { stack, steps } = await trainAndDenoise(sim.noisy, sampling, method, condition, options);

@@ -26,10 +26,10 @@ describe('bench quality --paper', () => {
     assert.equal(report.results.length, 1);
     assert.equal(only!.condition.frameRate, 0.3);
     const methods = only!.results.map((m) => m.method);
-    assert.deepEqual(methods, ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 'SRDTrans (spatial)', 'temporal sampling (DeepCAD-style)']);
+    assert.deepEqual(methods, ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 'mean image', 'SRDTrans (spatial)', 'temporal sampling (DeepCAD-style)']);
     const raw = only!.results[0]!.evaluation;
     assert.ok(Math.abs(raw['snr_z_db']! - -1) < 0.05, `raw SNR ${raw['snr_z_db']} dB, expected the paper's -1 dB at 0.3 Hz`);
-    for (const m of only!.results.slice(4)) assert.ok(m.steps! > 0, `${m.method} trained`);
+    for (const m of only!.results.slice(5)) assert.ok(m.steps! > 0, `${m.method} trained`);
     const md = readFileSync(`${out}/results.md`, 'utf8');
     for (const title of ['SNR (dB, both stacks standardised', 'SSIM', 'Neuron trace correlation']) assert.ok(md.includes(title), title);
     for (const f of ['snr-vs-frame-rate.png', 'examples-calcium-0.3-hz.png', 'traces-calcium-0.3-hz.png', 'models/calcium-0.3-hz-spatial/best.safetensors', 'models/calcium-0.3-hz-temporal/best.safetensors']) {
@@ -53,7 +53,7 @@ describe('bench quality --paper', () => {
       '--steps', '2', '--epochs', '2', '--patch-xy', '16', '--backend', 'wasm', '--sampling', 'spatial', '--schedule', 'cosine']);
     assertOk(r);
     const report = JSON.parse(readFileSync(`${one}/results.json`, 'utf8')) as Report & { schedule: string };
-    assert.deepEqual(report.results[0]!.results.map((m) => m.method), ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 'SRDTrans (spatial)']);
+    assert.deepEqual(report.results[0]!.results.map((m) => m.method), ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 'mean image', 'SRDTrans (spatial)']);
     assert.equal(report.schedule, 'cosine');
     const config = JSON.parse(readFileSync(`${one}/models/calcium-0.3-hz-spatial/config.json`, 'utf8')) as { training: { schedule: string } };
     assert.equal(config.training.schedule, 'cosine');

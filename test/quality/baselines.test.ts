@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gaussianSpatial, gaussianSpatioTemporal, movingAverage, psnrDb, simulateCalcium, type Stack } from '../../src/node.js';
+import { gaussianSpatial, gaussianSpatioTemporal, meanImage, movingAverage, psnrDb, simulateCalcium, type Stack } from '../../src/node.js';
 
 const ramp: Stack = { data: Float32Array.from({ length: 5 * 4 * 4 }, (_, i) => i), shape: [5, 4, 4], dtype: 'float32' };
 
@@ -10,6 +10,13 @@ test('moving average: centred box over frames, reflected at the ends', () => {
   assert.ok(Math.abs(out[2 * 16]! - 32) < 1e-5);
   assert.ok(Math.abs(out[0]! - 16 / 3) < 1e-5);
   assert.throws(() => movingAverage(ramp, 2), /odd/);
+});
+
+test('mean image: every frame is the temporal mean', () => {
+  const out = meanImage(ramp);
+  // Pixel 5 over frames: 5, 21, 37, 53, 69 -> 37 in every frame.
+  for (let f = 0; f < 5; f++) assert.ok(Math.abs(out.data[f * 16 + 5]! - 37) < 1e-5, `frame ${f}`);
+  assert.deepEqual(out.shape, ramp.shape);
 });
 
 test('filters keep a constant stack constant and do not mix frames spatially', () => {
