@@ -13,6 +13,11 @@ export interface ProgressUpdate {
 
 export class ProgressBar {
   private readonly started = Date.now();
+  /**
+   * The first update: the rate counts from it, so that work done before this process (a run
+   * continued with --resume) does not inflate it, nor the start-up before the first unit.
+   */
+  private first: { done: number; at: number } | undefined;
   private lastPlain = Date.now();
   private lastDraw = 0;
 
@@ -26,6 +31,7 @@ export class ProgressBar {
   update(u: ProgressUpdate): void {
     const now = Date.now();
     if (this.mode === 'json') return; // JSON consumers get events from the command itself.
+    this.first ??= { done: u.done, at: now };
     const finished = u.done >= u.total;
     if (this.mode === 'tty') {
       if (!finished && now - this.lastDraw < 100) return;
@@ -47,7 +53,8 @@ export class ProgressBar {
     const width = 24;
     const filled = Math.round(fraction * width);
     const bar = this.mode === 'tty' ? `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ` : '';
-    const rate = elapsed > 0 ? u.done / elapsed : 0;
+    const since = this.first ? (now - this.first.at) / 1000 : 0;
+    const rate = since > 0 ? (u.done - this.first!.done) / since : 0;
     const eta = rate > 0 ? (u.total - u.done) / rate : NaN;
     const extra = Object.entries(u.fields ?? {})
       .map(([k, v]) => `${k} ${typeof v === 'number' ? formatNumber(v) : v}`)
@@ -73,7 +80,8 @@ export function formatDuration(seconds: number): string {
 }
 
 function formatRate(perSecond: number): string {
-  if (perSecond >= 1 || perSecond === 0) return `${perSecond.toFixed(2)} it/s`;
+  if (perSecond === 0) return '-- it/s';
+  if (perSecond >= 1) return `${perSecond.toFixed(2)} it/s`;
   return `${(1 / perSecond).toFixed(2)} s/it`;
 }
 
