@@ -37,7 +37,7 @@ const SPEC: OptionSpec = {
   patience: { type: 'string', help: 'stop once the validation loss has not fallen 0.1 % for this many epochs (0: run every epoch)', default: 0 },
   init: { type: 'string', help: 'start from this model\'s weights (fine-tuning; its architecture is used)' },
   backend: { type: 'string', help: BACKEND_CHOICES.join('|'), default: 'auto' },
-  threads: { type: 'string', help: 'wasm: threads sharing each large kernel call (auto: one per core, at most 2)', default: 'auto' },
+  threads: { type: 'string', help: 'wasm: threads sharing each large kernel call (auto: one per core, at most 8)', default: 'auto' },
   seed: { type: 'string', help: 'random seed (initialisation, order, sampling, dropout)', default: 0 },
   resume: { type: 'boolean', help: 'continue an interrupted run in --out (its config is reused)' },
   json: { type: 'boolean', help: 'one JSON object per event on stdout instead of a progress bar' },

@@ -11,6 +11,8 @@ import { conv3dS1 } from '../../src/model/conv.js';
 import { Adam } from '../../src/train/adam.js';
 import { trainStep } from '../../src/train/step.js';
 import { relErr, seeded } from '../support/arrays.js';
+import { MIN_SPLIT_FLOPS } from '../../src/engine/kernel-threads.js';
+import { usefulShares } from '../../src/engine/threads/split.js';
 
 type Shape5 = [number, number, number, number, number];
 interface ConvCase {
@@ -248,5 +250,15 @@ describe('stopping', () => {
     } finally {
       await kt.stop();
     }
+  });
+});
+
+describe('how many threads a call gets', () => {
+  it('only as many as give each a share of at least half the split threshold', () => {
+    assert.equal(usefulShares(8, MIN_SPLIT_FLOPS, MIN_SPLIT_FLOPS), 2, 'the smallest call split gets two');
+    assert.equal(usefulShares(8, 3 * MIN_SPLIT_FLOPS, MIN_SPLIT_FLOPS), 6);
+    assert.equal(usefulShares(8, 100 * MIN_SPLIT_FLOPS, MIN_SPLIT_FLOPS), 8, 'never more than there are threads');
+    assert.equal(usefulShares(2, 100 * MIN_SPLIT_FLOPS, MIN_SPLIT_FLOPS), 2);
+    assert.equal(usefulShares(4, 1, 0), 4, 'tests (threshold 0) split everything over every thread');
   });
 });

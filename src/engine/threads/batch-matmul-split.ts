@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { KernelArgs, WasmBackend } from '../kernels/wasm-backend.js';
-import { copyRun, heapOffset, plannedShare, shareBounds, sizeOf, type ShareInput, type SplitPlan } from './split.js';
+import { copyRun, heapOffset, plannedShare, shareBounds, sizeOf, usefulShares, type ShareInput, type SplitPlan } from './split.js';
 
 /** BatchMatMul split over the threads; undefined when it should run unsplit. */
 export function planBatchMatMul(args: KernelArgs, threads: number, minFlops: number): SplitPlan | undefined {
@@ -28,6 +28,7 @@ export function planBatchMatMul(args: KernelArgs, threads: number, minFlops: num
   if (batchA !== batchB && batchA !== 1 && batchB !== 1) return undefined;
   const batch = Math.max(batchA, batchB);
   if (2 * batch * m * n * k < minFlops || m * n * k === 0) return undefined;
+  threads = usefulShares(threads, 2 * batch * m * n * k, minFlops);
   let outer: number[];
   try {
     outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));

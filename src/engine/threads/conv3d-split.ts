@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { KernelArgs, WasmBackend } from '../kernels/wasm-backend.js';
-import { copyRun, heapOffset, plannedShare, shareBounds, sizeOf, type ShareInput, type SplitPlan } from './split.js';
+import { copyRun, heapOffset, plannedShare, shareBounds, sizeOf, usefulShares, type ShareInput, type SplitPlan } from './split.js';
 
 type Shape5 = [number, number, number, number, number];
 
@@ -39,7 +39,7 @@ const flops = (g: ConvGeometry): number => 2 * sizeOf(g.filter.slice(0, 4)) * si
 
 /** Row bounds for `threads` shares, or undefined when the call is too small to split. */
 function rowBounds(g: ConvGeometry, threads: number, minFlops: number): number[] | undefined {
-  const parts = Math.min(threads, g.out[2]);
+  const parts = Math.min(usefulShares(threads, flops(g), minFlops), g.out[2]);
   return parts >= 2 && flops(g) >= minFlops ? shareBounds(g.out[2], parts) : undefined;
 }
 

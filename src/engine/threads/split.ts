@@ -46,6 +46,15 @@ export function shareBounds(total: number, parts: number): number[] {
   return Array.from({ length: parts + 1 }, (_, p) => Math.round((total * p) / parts));
 }
 
+/**
+ * How many threads a call of `flops` is worth: at most `threads`, and none with a share below
+ * minFlops / 2 (the smallest share that paid off when measured, kernel-threads.ts), so that
+ * many threads split only calls large enough for each of them. minFlops 0 (tests): all.
+ */
+export function usefulShares(threads: number, flops: number, minFlops: number): number {
+  return minFlops > 0 ? Math.min(threads, Math.floor(flops / (minFlops / 2))) : threads;
+}
+
 /** Float offset of a tensor in the wasm heap. */
 export function heapOffset(backend: WasmBackend, info: TensorInfo): number {
   return backend.getMemoryOffset(info.dataId) / 4;
