@@ -46,8 +46,8 @@ export { pthModel, pthTrainingDefaults, type ResolvedPth } from './io/checkpoint
 export { memoryStore, type ModelStore } from './io/store.js';
 export { directoryStore } from './io/directory-store.js';
 export {
-  BEST_FILE, CONFIG_FILE, decodeWeights, encodeModelRecord, epochFileName, LOG_FILE, LOSS_CURVE_FILE, parseModelRecord,
-  RESUME_FILE, storeSink,
+  BEST_FILE, chooseStoreWeights, CONFIG_FILE, decodeWeights, encodeModelRecord, epochFileName, LOG_FILE, LOSS_CURVE_FILE, parseModelRecord,
+  readTrainingLog, RESUME_FILE, storeSink,
 } from './io/checkpoint/model-store.js';
 
 // Training
