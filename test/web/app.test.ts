@@ -9,46 +9,19 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import * as path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { bytesSource, encodeTiff, simulateCalcium, TiffStackReader } from '../../src/index.js';
+import type { Browser } from 'playwright-core';
+import { encodeTiff, simulateCalcium } from '../../src/index.js';
 import { assertOk, runCli, tempDir } from '../cli/cli-helpers.js';
-import { download, errorText, fill, haveBrowser, launchBrowser, openApp, startApp, waitForJob, type AppServer } from './browser.js';
-
-const PTH = new URL('../fixtures/pth/tiny.pth', import.meta.url).pathname;
-
-/** The CLI tests' tiny network (test/cli/cli-helpers.ts TINY), as the form's fields. */
-const TINY_FIELDS = {
-  'f-maps': '2,4', 'embed-dim': 8, heads: 2, 'mlp-dim': 16, window: 3, blocks: 1,
-  'patch-t': 8, 'patch-xy': 16, overlap: 0.5, 'train-size': 4, epochs: 1, 'val-fraction': 0, seed: 0,
-};
+import {
+  denoiseAndDownload, download, errorText, fill, firstDifference, haveBrowser, launchBrowser, openApp, openStack, PTH, stackOf, startApp, TINY_FIELDS,
+  waitForJob, type AppServer,
+} from './browser.js';
 
 /** The CLI's one error line without its `srdtrans: error: ` prefix. */
 function cliMessage(stderr: string): string {
   const lines = stderr.split('\n').filter(Boolean);
   assert.equal(lines.length, 1, stderr);
   return lines[0]!.replace(/^srdtrans: error: /, '');
-}
-
-async function stackOf(bytes: Uint8Array, name: string): Promise<Float32Array> {
-  const reader = await TiffStackReader.open(bytesSource(bytes), name);
-  return Float32Array.from(await reader.readFrames(0, reader.shape[0]));
-}
-
-function firstDifference(a: Uint8Array, b: Uint8Array): string {
-  if (a.length !== b.length) return `lengths ${a.length} and ${b.length}`;
-  const i = a.findIndex((v, k) => v !== b[k]);
-  return `first difference at byte ${i} of ${a.length}`;
-}
-
-async function openStack(page: Page, file: string): Promise<void> {
-  await page.getByTestId('stack-input').setInputFiles(file);
-  assert.equal(await waitForJob(page), 'done', await errorText(page));
-}
-
-async function denoiseAndDownload(page: Page): Promise<{ bytes: Buffer; name: string }> {
-  await page.getByTestId('denoise').click();
-  assert.equal(await waitForJob(page), 'done', await errorText(page));
-  return download(page, 'download');
 }
 
 test('browser app', { timeout: 170_000 }, async (t) => {

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { bytesSource, TiffStackReader } from '../../src/index.js';
 import { BIN } from '../cli/cli-helpers.js';
 
 export const CHROMIUM = process.env['SRDTRANS_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -109,4 +110,36 @@ export async function download(page: Page, testId: string): Promise<{ bytes: Buf
   const [file] = await Promise.all([page.waitForEvent('download'), page.getByTestId(testId).click()]);
   const path = await file.path();
   return { bytes: readFileSync(path), name: file.suggestedFilename() };
+}
+
+/** A published-format .pth of the CLI tests' tiny network. */
+export const PTH = new URL('../fixtures/pth/tiny.pth', import.meta.url).pathname;
+
+/** The CLI tests' tiny network (test/cli/cli-helpers.ts TINY), as the form's fields. */
+export const TINY_FIELDS = {
+  'f-maps': '2,4', 'embed-dim': 8, heads: 2, 'mlp-dim': 16, window: 3, blocks: 1,
+  'patch-t': 8, 'patch-xy': 16, overlap: 0.5, 'train-size': 4, epochs: 1, 'val-fraction': 0, seed: 0,
+};
+
+/** Opens one or more stack files through the file input; the job must succeed. */
+export async function openStack(page: Page, files: string | string[]): Promise<void> {
+  await page.getByTestId('stack-input').setInputFiles(files);
+  assert.equal(await waitForJob(page), 'done', await errorText(page));
+}
+
+export async function denoiseAndDownload(page: Page): Promise<{ bytes: Buffer; name: string }> {
+  await page.getByTestId('denoise').click();
+  assert.equal(await waitForJob(page), 'done', await errorText(page));
+  return download(page, 'download');
+}
+
+export async function stackOf(bytes: Uint8Array, name: string): Promise<Float32Array> {
+  const reader = await TiffStackReader.open(bytesSource(bytes), name);
+  return Float32Array.from(await reader.readFrames(0, reader.shape[0]));
+}
+
+export function firstDifference(a: Uint8Array, b: Uint8Array): string {
+  if (a.length !== b.length) return `lengths ${a.length} and ${b.length}`;
+  const i = a.findIndex((v, k) => v !== b[k]);
+  return `first difference at byte ${i} of ${a.length}`;
 }

@@ -8,10 +8,17 @@ import type { FrameCanvas } from './viewer.js';
 
 export class Lasso {
   private on = false;
+  /** The click that ends a drawn path is the lasso's, not a pixel picked. */
+  private drew = false;
 
   constructor(private readonly views: readonly FrameCanvas[], private readonly toggle: HTMLButtonElement, done: (polygon: Point[]) => void, drawing: (path: Point[]) => void) {
     toggle.addEventListener('click', () => this.set(!this.on));
     for (const view of views) {
+      // Registered before the page's own click handlers, so it can keep a click from them.
+      view.canvas.addEventListener('click', (e) => {
+        if (this.on || this.drew) e.stopImmediatePropagation();
+        this.drew = false;
+      });
       view.canvas.addEventListener('pointerdown', (e) => {
         if (!this.on || e.button !== 0) return;
         // Not the panels' pan.
@@ -26,6 +33,7 @@ export class Lasso {
           view.canvas.removeEventListener('pointermove', move);
           view.canvas.removeEventListener('pointerup', end);
           view.canvas.removeEventListener('pointercancel', end);
+          this.drew = true;
           if (path.length >= 3) done(path);
         };
         view.canvas.addEventListener('pointermove', move);
@@ -33,11 +41,6 @@ export class Lasso {
         view.canvas.addEventListener('pointercancel', end);
       });
     }
-  }
-
-  /** Whether a drag draws a region now (a click then picks no pixel). */
-  get drawing(): boolean {
-    return this.on;
   }
 
   set(on: boolean): void {

@@ -60,7 +60,8 @@ const models = new ModelListView($('models'), {
 const lasso = new Lasso([rawView, denoisedView], $<HTMLButtonElement>('lasso'), (polygon) => {
   lasso.set(false);
   ui.tracePolygon.value = formatPolygon(polygon);
-  void plotRegion({ polygon, label: '' });
+  // The polygon as the field writes it, so that plotting the field again gives the same trace.
+  void plotRegion({ polygon: parsePolygon(ui.tracePolygon.value)!, label: '' });
 }, (path) => {
   if (!lastFrame) return;
   drawFrame(lastFrame);
@@ -472,7 +473,6 @@ ui.cancel.addEventListener('click', () => {
 
 for (const view of [rawView, denoisedView]) {
   view.canvas.addEventListener('click', (e) => {
-    if (lasso.drawing) return;
     const { x, y } = view.pixelAt(e);
     void plotAround(x, y);
   });
