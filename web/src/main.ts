@@ -337,7 +337,7 @@ function showModels(list: JobResults['models']): void {
   models.show(list);
   models.setDisabled(busy !== null);
   // A cancelled run is the model in use now (to resume it), though its job gave no result.
-  if (list.current && list.current.id !== model?.id) setModel(list.current);
+  if (list.current?.id && list.current.id !== model?.id) setModel(list.current);
   else if (list.current && model) ui.model.textContent = list.current.description;
   updateResume();
 }

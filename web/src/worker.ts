@@ -53,7 +53,8 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
   void runJob(message.id, message.job);
 };
 
-void clearStoredOutputs();
+/** Outputs of earlier pages, removed before this page streams one of its own. */
+const outputsCleared = clearStoredOutputs();
 
 async function runJob(id: number, job: Job): Promise<void> {
   const controller = new AbortController();
@@ -282,6 +283,7 @@ async function denoiseOpen(s: OpenStack, m: Model & { weights: StateDict }, fiel
   const large = planTiff(name, s.reader.shape, dtype).fileBytes > fields.streamAbove;
   // A new output replaces the old one, whose file it may overwrite.
   s.output = null;
+  if (large) await outputsCleared;
   const out = large ? await storedOutput(name, s.reader.shape, dtype) : memoryOutput(name, s.reader.shape, dtype);
   const network = new SRDTrans(m.record.model, 0);
   let file: Blob;
