@@ -316,11 +316,9 @@ function setModel(m: ModelInfo): void {
   model = m;
   ui.model.textContent = m.description;
   ui.modelDownload.disabled = busy !== null || !m.usable;
-  // The CLI's denoise defaults: the model's training patch size, its patch length; and the
-  // epochs its run was set to, which Resume goes on to.
+  // The CLI's denoise defaults: the model's training patch size, its patch length.
   field('patch-t').value = String(m.config.patchT);
   field('patch-xy').value = String(m.patchXY);
-  field('epochs').value = String(m.epochs);
 }
 
 /** The saved models, read again after whatever changed them; quietly, as the info's grids. */
@@ -349,7 +347,11 @@ async function modelJob(label: string, start: () => Running<'rename-model' | 'de
 
 async function useModel(id: string): Promise<void> {
   const used = await job('loading the saved model', () => client.run({ kind: 'use-model', id }));
-  if (used) setModel(used.model);
+  if (used) {
+    setModel(used.model);
+    // The epochs its run was set to, which Resume goes on to.
+    if (used.model.epochs !== null) field('epochs').value = String(used.model.epochs);
+  }
   await refreshModels();
 }
 

@@ -128,8 +128,8 @@ export interface ModelInfo {
   config: ModelConfig;
   /** Training patch size, the denoising default. */
   patchXY: number;
-  /** The epochs its training run was set to (training from a .pth: the published count). */
-  epochs: number;
+  /** The epochs its training run in the library was set to; null for a model not trained and kept here. */
+  epochs: number | null;
   /** False while no epoch of its training has finished: it can be resumed, not used to denoise. */
   usable: boolean;
 }

@@ -20,6 +20,8 @@ import { clearStoredOutputs, memoryOutput, storedOutput } from './denoised-outpu
 interface Model {
   /** Its entry in the model library; null for one in memory only. */
   id: string | null;
+  /** Trained here and kept in the library, so its run can be resumed. */
+  trainedHere: boolean;
   /** Architecture and training settings (a .pth's are the published defaults). */
   record: ModelRecord;
   /** Null while no epoch of its training has finished (it can be resumed, not used). */
@@ -239,12 +241,15 @@ async function trainInto(
 async function fromLibrary(id: string): Promise<Model> {
   const { entry, record, weights, chosen } = await (await openLibrary()).load(id);
   const origin = entry.trained ? `: trained here on ${record.training.inputs.join(', ')}` : '';
-  return { id, record, weights, name: entry.name, description: `${entry.name}${origin} (${chosen}, ${describeConfig(record.model)})` };
+  return {
+    id, trainedHere: entry.trained !== null, record, weights, name: entry.name, description: `${entry.name}${origin} (${chosen}, ${describeConfig(record.model)})`,
+  };
 }
 
 function modelInfo(m: Model): ModelInfo {
   return {
-    id: m.id, description: m.description, config: m.record.model, patchXY: m.record.training.patchXY, epochs: m.record.training.epochs, usable: m.weights !== null,
+    id: m.id, description: m.description, config: m.record.model, patchXY: m.record.training.patchXY,
+    epochs: m.id !== null && m.trainedHere ? m.record.training.epochs : null, usable: m.weights !== null,
   };
 }
 
@@ -320,7 +325,7 @@ async function loadModel(file: File, emit: Emit): Promise<JobResults['load-model
     // The model is still usable in this page; say why it will not be there after a reload.
     emit({ kind: 'note', text: `not kept in the browser: ${oneLine(err)}` });
   }
-  model = { id, record, weights, name: file.name, description: `${file.name} (${describeConfig(record.model)})` };
+  model = { id, trainedHere: false, record, weights, name: file.name, description: `${file.name} (${describeConfig(record.model)})` };
   return { model: modelInfo(model) };
 }
 
@@ -361,7 +366,7 @@ async function demo(steps: number, epochs: number, emit: Emit, signal: AbortSign
   const weights = trained.result.weights!;
   const which = bestEpoch === null ? `epoch ${trained.result.epochsDone}` : `best epoch ${bestEpoch}`;
   model = {
-    id: null, record: { format: APP_RECORD_FORMAT, model: DEMO_MODEL, training }, weights, name: 'demo-model',
+    id: null, trainedHere: false, record: { format: APP_RECORD_FORMAT, model: DEMO_MODEL, training }, weights, name: 'demo-model',
     description: `the demo model, fine-tuned from the prior (${which}, ${describeConfig(DEMO_MODEL)})`,
   };
   const out = await denoiseOpen(stacks.shown(), { ...model, weights }, { patchXY: demoDenoisePatchXY(size), overlap: 0.5, asFloat: true, streamAbove: Infinity }, emit, signal);
