@@ -24,7 +24,7 @@ export {
 export { blobSource, bytesSource, type ByteSource } from './io/source.js';
 export { lazyPatchSource, memoryPatchSource, type PatchSource, type RegionReader } from './data/patch-source.js';
 export { TiffStackReader, type ReadOptions, type TiffStack, type TiffStackInfo } from './io/tiff/reader.js';
-export { encodeTiff, planTiff, TiffEncoder, type TiffPlan, type WriteOptions } from './io/tiff/writer.js';
+export { encodeTiff, planTiff, TiffEncoder, TiffStreamEncoder, type TiffPlan, type WriteAt, type WriteOptions } from './io/tiff/writer.js';
 export type { TiffFormat } from './io/tiff/axes.js';
 export { formatStackSummary, summarizeStack, type GridSettings, type StackSummary, type SummaryReader } from './io/stack-summary.js';
 // OME-Zarr on any zarrita store (FetchStore for HTTP in a browser and Node)
@@ -44,9 +44,10 @@ export { decodePth, isPthPath, type PthCheckpoint } from './io/checkpoint/pth.js
 export { encodePth } from './io/checkpoint/pth-write.js';
 export { pthModel, pthTrainingDefaults, type ResolvedPth } from './io/checkpoint/pth-model.js';
 export { memoryStore, type ModelStore } from './io/store.js';
+export { directoryStore } from './io/directory-store.js';
 export {
-  BEST_FILE, CONFIG_FILE, decodeWeights, encodeModelRecord, epochFileName, LOG_FILE, LOSS_CURVE_FILE, parseModelRecord,
-  RESUME_FILE, storeSink,
+  BEST_FILE, chooseStoreWeights, CONFIG_FILE, decodeWeights, encodeModelRecord, epochFileName, LOG_FILE, LOSS_CURVE_FILE, parseModelRecord,
+  readTrainingLog, RESUME_FILE, storeSink,
 } from './io/checkpoint/model-store.js';
 
 // Training

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { fromFile } from 'geotiff';
+import { encodeTiff, TiffStreamEncoder } from '../../src/index.js';
 import { openStack, planTiff, readStack, type StackDType, StackError, TiffStackWriter, writeStack } from '../../src/node.js';
 import { bytesEqual, pattern, tempDir } from './tiff-helpers.js';
 
@@ -108,6 +109,27 @@ describe('TIFF round trip', () => {
     await assert.rejects(wr.writeFrame(data.subarray(0, h * w)), StackError);
     await wr.abort(); // no-op after a successful close
     assert.ok(existsSync(file));
+  });
+
+  it('TiffStreamEncoder puts the bytes of the file TiffStackWriter writes where writeAt says, frame by frame', async () => {
+    for (const big of [false, true]) {
+      const [t, h, w] = [5, 3, 4];
+      const data = pattern('uint16', t * h * w, 7);
+      const file = tmp.file(`stream-${big}.tif`);
+      await writeStack(file, { data, shape: [t, h, w], dtype: 'uint16' }, { bigTiff: big });
+      const parts: Uint8Array[] = [];
+      const out = new Uint8Array(planTiff(file, [t, h, w], 'uint16', { bigTiff: big }).fileBytes);
+      const stream = new TiffStreamEncoder(file, [t, h, w], 'uint16', (bytes, offset) => {
+        parts.push(bytes);
+        out.set(bytes, offset);
+      }, { bigTiff: big });
+      for (let k = 0; k < t; k++) stream.writeFrames(data.subarray(k * h * w, (k + 1) * h * w));
+      assert.throws(() => stream.writeFrames(data.subarray(0, h * w)), /6 frames were given to a stack of 5 frames/);
+      stream.finish();
+      assert.ok(parts.length > t, 'written in parts, not one block');
+      assert.ok(bytesEqual(out, readFileSync(file)), `BigTIFF ${big}: the streamed bytes differ from the file's`);
+      assert.ok(bytesEqual(out, encodeTiff({ data, shape: [t, h, w], dtype: 'uint16' }, { bigTiff: big })));
+    }
   });
 
   it('abort() and a close() with missing frames leave no file behind', async () => {

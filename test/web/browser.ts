@@ -5,10 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { BIN } from '../cli/cli-helpers.js';
+import { bytesSource, encodeTiff, simulateCalcium, TiffStackReader, type CalciumResult } from '../../src/index.js';
+import { assertOk, BIN, runCli, tempDir } from '../cli/cli-helpers.js';
 
 export const CHROMIUM = process.env['SRDTRANS_CHROMIUM'] ?? '/usr/bin/chromium';
 
@@ -109,4 +110,85 @@ export async function download(page: Page, testId: string): Promise<{ bytes: Buf
   const [file] = await Promise.all([page.waitForEvent('download'), page.getByTestId(testId).click()]);
   const path = await file.path();
   return { bytes: readFileSync(path), name: file.suggestedFilename() };
+}
+
+/** A published-format .pth of the CLI tests' tiny network. */
+export const PTH = new URL('../fixtures/pth/tiny.pth', import.meta.url).pathname;
+
+/** The CLI tests' tiny network (test/cli/cli-helpers.ts TINY), as the form's fields. */
+export const TINY_FIELDS = {
+  'f-maps': '2,4', 'embed-dim': 8, heads: 2, 'mlp-dim': 16, window: 3, blocks: 1,
+  'patch-t': 8, 'patch-xy': 16, overlap: 0.5, 'train-size': 4, epochs: 1, 'val-fraction': 0, seed: 0,
+};
+
+/** Opens one or more stack files through the file input; the job must succeed. */
+export async function openStack(page: Page, files: string | string[]): Promise<void> {
+  await page.getByTestId('stack-input').setInputFiles(files);
+  assert.equal(await waitForJob(page), 'done', await errorText(page));
+}
+
+/** Loads a model file through the model input; the job must succeed. */
+export async function loadModel(page: Page, file: string): Promise<void> {
+  await page.getByTestId('model-input').setInputFiles(file);
+  assert.equal(await waitForJob(page), 'done', await errorText(page));
+}
+
+/** `srdtrans denoise --backend wasm` of `stack` in `dir` (extra options after); the TIFF it writes. */
+export async function cliDenoise(dir: string, stack: string, model: string, options: string[]): Promise<Buffer> {
+  const out = `cli-${stack}`;
+  const cli = await runCli(['denoise', stack, '--model', model, '--out', out, '--backend', 'wasm', ...options], { cwd: dir });
+  assertOk(cli);
+  return readFileSync(`${dir}/${out}`);
+}
+
+/** Byte-for-byte equality of the app's TIFF with the CLI's, saying where they part. */
+export function assertSameTiff(ours: Uint8Array, theirs: Uint8Array): void {
+  assert.ok(Buffer.from(theirs).equals(ours), `the app's TIFF differs from the CLI's: ${firstDifference(ours, theirs)}`);
+}
+
+export async function denoiseAndDownload(page: Page): Promise<{ bytes: Buffer; name: string }> {
+  await page.getByTestId('denoise').click();
+  assert.equal(await waitForJob(page), 'done', await errorText(page));
+  return download(page, 'download');
+}
+
+export async function stackOf(bytes: Uint8Array, name: string): Promise<Float32Array> {
+  const reader = await TiffStackReader.open(bytesSource(bytes), name);
+  return Float32Array.from(await reader.readFrames(0, reader.shape[0]));
+}
+
+export function firstDifference(a: Uint8Array, b: Uint8Array): string {
+  if (a.length !== b.length) return `lengths ${a.length} and ${b.length}`;
+  const i = a.findIndex((v, k) => v !== b[k]);
+  return `first difference at byte ${i} of ${a.length}`;
+}
+
+export interface AppFixture {
+  browser: Browser;
+  url: string;
+  tmp: ReturnType<typeof tempDir>;
+  /** The simulated stack written to tmp's stack.tif. */
+  sim: CalciumResult;
+}
+
+/**
+ * The app served by `srdtrans app`, Chromium, and a small simulated stack (stack.tif in a
+ * temporary folder) for `body`'s subtests; all stopped and removed after. Skips without a browser.
+ */
+export async function withApp(t: TestContext, body: (app: AppFixture) => Promise<void>): Promise<void> {
+  if (!haveBrowser(t)) return;
+  const tmp = tempDir('srdtrans-web-');
+  const sim = simulateCalcium({ shape: [24, 32, 32], seed: 3, photons: 5 });
+  writeFileSync(tmp.file('stack.tif'), encodeTiff(sim.noisy));
+  let server: AppServer | undefined;
+  let browser: Browser | undefined;
+  try {
+    server = await startApp();
+    browser = await launchBrowser();
+    await body({ browser, url: server.url, tmp, sim });
+  } finally {
+    await browser?.close();
+    await server?.stop();
+    tmp.cleanup();
+  }
 }

@@ -15,3 +15,70 @@ export function percentileRange(data: Float32Array, low: number, high: number): 
   // A flat frame still shows (grey) rather than dividing by zero.
   return hi > lo ? [lo, hi] : [lo, lo + 1];
 }
+
+export interface ContrastInputs {
+  /** Percentiles of the automatic contrast. */
+  low: HTMLInputElement;
+  high: HTMLInputElement;
+  /** Grey levels of the manual contrast. */
+  min: HTMLInputElement;
+  max: HTMLInputElement;
+  auto: HTMLButtonElement;
+  /** Says which contrast is in force. */
+  mode: HTMLElement;
+}
+
+/**
+ * The contrast the panels are drawn with: automatic (each frame's percentiles, the default) or
+ * manual (grey levels typed in, the same for raw and denoised). While automatic, the grey-level
+ * fields show the raw frame's range, so typing starts from what is shown; typing switches to
+ * manual, and the Auto button switches back.
+ */
+export class Contrast {
+  private manual = false;
+
+  constructor(private readonly inputs: ContrastInputs, changed: () => void) {
+    for (const input of [inputs.low, inputs.high]) input.addEventListener('change', changed);
+    for (const input of [inputs.min, inputs.max]) {
+      input.addEventListener('input', () => {
+        this.setManual(true);
+        changed();
+      });
+    }
+    inputs.auto.addEventListener('click', () => {
+      this.setManual(false);
+      changed();
+    });
+    this.setManual(false);
+  }
+
+  /** The grey levels that map to black and white for a frame's values. */
+  range(data: Float32Array): [number, number] {
+    const typed = this.typed();
+    if (this.manual && typed) return typed;
+    return percentileRange(data, Number(this.inputs.low.value), Number(this.inputs.high.value));
+  }
+
+  /** Shows the raw frame's automatic range in the grey-level fields (automatic contrast only). */
+  showAutomatic([lo, hi]: readonly [number, number]): void {
+    if (this.manual) return;
+    this.inputs.min.value = String(lo);
+    this.inputs.max.value = String(hi);
+  }
+
+  /** The typed range, or null while it is not two numbers, min below max. */
+  private typed(): [number, number] | null {
+    const lo = Number(this.inputs.min.value);
+    const hi = Number(this.inputs.max.value);
+    const valid = this.inputs.min.value.trim() !== '' && this.inputs.max.value.trim() !== '' && Number.isFinite(lo) && Number.isFinite(hi) && lo < hi;
+    this.inputs.mode.textContent = !this.manual ? 'auto (percentiles)' : valid ? 'manual' : 'manual: min must be a number below max (auto shown meanwhile)';
+    return valid ? [lo, hi] : null;
+  }
+
+  private setManual(manual: boolean): void {
+    this.manual = manual;
+    this.inputs.auto.disabled = !manual;
+    this.inputs.auto.setAttribute('aria-pressed', String(!manual));
+    this.typed();
+  }
+}

@@ -110,12 +110,18 @@ export function denoiseFields(modelPatchT: number): DenoiseFields {
     patchXY: number('patch-xy', { min: 1, integer: true }),
     overlap: number('overlap', { min: 0, max: 0.95 }),
     asFloat: field('float').checked,
+    streamAbove: number('stream-above', { min: 0 }) * 2 ** 20,
   };
 }
 
 export function demoFields(): { steps: number; epochs: number } {
   const steps = number('demo-steps', { min: 1, integer: true });
   return { steps, epochs: Math.min(DEMO_RECIPE.epochs, steps) };
+}
+
+/** The epochs to train up to, for Resume. */
+export function resumeEpochs(): number {
+  return number('epochs', { min: 1, integer: true });
 }
 
 /** The tile size of an exported ONNX graph or BioImage package. */

@@ -4,15 +4,20 @@
  */
 import './style.css';
 import { DEMO_RECIPE, type TrainEvent } from '../../src/index.js';
-import { APP_BACKENDS, MODEL_FORMATS, type ModelFormat, type AppBackend, type FrameData, type JobEvent, type JobKind, type JobResults, type ModelInfo } from './protocol.js';
+import {
+  APP_BACKENDS, MODEL_FORMATS, type ModelFormat, type AppBackend, type FrameData, type JobEvent, type JobKind, type JobResults, type ModelInfo, type StackOpened,
+} from './protocol.js';
 import { EngineClient, JobFailed, type Running } from './engine-client.js';
-import { applyPreset, demoFields, denoiseFields, exportPatchXY, field, gridFields, trainFields, type Preset } from './controls.js';
+import { applyPreset, demoFields, denoiseFields, exportPatchXY, field, gridFields, resumeEpochs, trainFields, type Preset } from './controls.js';
 import { LossPlot } from './plot.js';
 import { TracePlot } from './trace-plot.js';
 import { SharedZoom } from './zoom.js';
 import { FrameCanvas } from './viewer.js';
-import { percentileRange } from './contrast.js';
+import { Contrast } from './contrast.js';
 import { keepIsolated } from './isolation.js';
+import { ModelListView } from './model-list.js';
+import { Lasso } from './lasso.js';
+import { formatPolygon, parsePolygon, rectangle, type Point } from './region.js';
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -23,14 +28,14 @@ const $ = <T extends HTMLElement>(id: string): T => {
 const ui = {
   backend: $<HTMLSelectElement>('backend'), engine: $('engine'), status: $('status'), error: $('error'),
   progress: $<HTMLProgressElement>('progress'), progressText: $('progress-text'), cancel: $<HTMLButtonElement>('cancel'),
-  stackInput: $<HTMLInputElement>('stack-input'), drop: $('drop'), info: $('info'), demo: $<HTMLButtonElement>('demo'),
-  metrics: $('metrics'), preset: $<HTMLSelectElement>('preset'), train: $<HTMLButtonElement>('train'),
+  stackInput: $<HTMLInputElement>('stack-input'), stackSelect: $<HTMLSelectElement>('stack-select'), drop: $('drop'), info: $('info'), demo: $<HTMLButtonElement>('demo'),
+  metrics: $('metrics'), preset: $<HTMLSelectElement>('preset'), train: $<HTMLButtonElement>('train'), resume: $<HTMLButtonElement>('resume'),
   modelInput: $<HTMLInputElement>('model-input'), modelFormat: $<HTMLSelectElement>('model-format'), model: $('model'), modelDownload: $<HTMLButtonElement>('model-download'),
   denoise: $<HTMLButtonElement>('denoise'), download: $<HTMLAnchorElement>('download'),
   frame: $<HTMLInputElement>('frame'), frameLabel: $('frame-label'), play: $<HTMLButtonElement>('play'),
-  low: $<HTMLInputElement>('low'), high: $<HTMLInputElement>('high'),
   rawCaption: $('raw-caption'), denoisedCaption: $('denoised-caption'),
   traceX: $<HTMLInputElement>('trace-x'), traceY: $<HTMLInputElement>('trace-y'), trace: $<HTMLButtonElement>('trace'), traceSummary: $('trace-summary'),
+  tracePolygon: $<HTMLInputElement>('trace-polygon'), tracePolygonPlot: $<HTMLButtonElement>('trace-polygon-plot'),
 };
 const rawView = new FrameCanvas($<HTMLCanvasElement>('raw'));
 const denoisedView = new FrameCanvas($<HTMLCanvasElement>('denoised'));
@@ -41,6 +46,27 @@ const zoom = new SharedZoom(
   [rawView.canvas, denoisedView.canvas],
 );
 const client = new EngineClient();
+const contrast = new Contrast({
+  low: $<HTMLInputElement>('low'), high: $<HTMLInputElement>('high'), min: $<HTMLInputElement>('contrast-min'), max: $<HTMLInputElement>('contrast-max'),
+  auto: $<HTMLButtonElement>('contrast-auto'), mode: $('contrast-mode'),
+}, () => lastFrame && drawFrame(lastFrame));
+const models = new ModelListView($('models'), {
+  use: (id) => void useModel(id),
+  rename: (id, name) => void modelJob('renaming the model', () => client.run({ kind: 'rename-model', id, name })),
+  remove: (id, name) => {
+    if (window.confirm(`Delete the saved model "${name}" from this browser?`)) void modelJob('deleting the model', () => client.run({ kind: 'delete-model', id }));
+  },
+});
+const lasso = new Lasso([rawView, denoisedView], $<HTMLButtonElement>('lasso'), (polygon) => {
+  lasso.set(false);
+  ui.tracePolygon.value = formatPolygon(polygon);
+  // The polygon as the field writes it, so that plotting the field again gives the same trace.
+  void plotRegion({ polygon: parsePolygon(ui.tracePolygon.value)!, label: '' });
+}, (path) => {
+  if (!lastFrame) return;
+  drawFrame(lastFrame);
+  for (const view of [rawView, denoisedView]) view.outline(path);
+});
 
 let busy: Running<JobKind> | null = null;
 let model: ModelInfo | null = null;
@@ -64,16 +90,24 @@ function showError(message: string | null): void {
 function setBusy(job: Running<JobKind> | null): void {
   busy = job;
   for (const b of [ui.train, ui.denoise, ui.demo, ui.modelDownload]) b.disabled = job !== null;
-  ui.modelDownload.disabled = job !== null || model === null;
-  ui.stackInput.disabled = ui.modelInput.disabled = ui.backend.disabled = job !== null;
+  ui.modelDownload.disabled = job !== null || !model?.usable;
+  ui.stackInput.disabled = ui.stackSelect.disabled = ui.modelInput.disabled = ui.backend.disabled = job !== null;
   ui.cancel.disabled = job === null;
+  models.setDisabled(job !== null);
+  updateResume();
 }
 
-function progress(done: number, total: number, startedAt: number, label: string): void {
+/** Resume goes on with the model in use when its run left a resume state in the browser. */
+function updateResume(): void {
+  ui.resume.disabled = busy !== null || !models.current()?.resumable;
+}
+
+/** `from`: where the job started (a resumed run's steps before it), so that the ETA counts this job's pace. */
+function progress(done: number, total: number, startedAt: number, label: string, from = 0): void {
   ui.progress.max = Math.max(1, total);
   ui.progress.value = done;
   const elapsed = (performance.now() - startedAt) / 1000;
-  const eta = done > 0 && done < total ? `, about ${formatSeconds((elapsed / done) * (total - done))} left` : '';
+  const eta = done > from && done < total ? `, about ${formatSeconds((elapsed / (done - from)) * (total - done))} left` : '';
   ui.progressText.textContent = `${label} ${done}/${total}${eta}`;
 }
 
@@ -132,10 +166,9 @@ function onEvent(): (e: JobEvent) => void {
       if (lastFrame?.index === e.index) drawFrame(lastFrame);
     }
     if (e.kind === 'stack') {
-      ui.info.textContent = e.opened.text;
-      stackShown(e.opened.shape[0]);
+      ui.stackSelect.replaceChildren(new Option(e.opened.name, '0'));
       clearDownload();
-      void showFrame(0);
+      void stackShown(e.opened);
     }
   };
 }
@@ -145,11 +178,12 @@ function trainEvent(e: TrainEvent, startedAt: number): void {
     case 'start':
       preview = null;
       patchesPerEpoch = e.patches;
+      resumedAt = e.startEpoch * e.patches + e.startIteration;
       plot.reset(e.epochs * e.patches);
       break;
     case 'step': {
       plot.step(e.stepsDone, e.loss);
-      progress(e.stepsDone, e.stepsTotal, startedAt, `train epoch ${e.epoch + 1}/${e.epochs}, loss ${e.loss.toFixed(4)}, step`);
+      progress(e.stepsDone, e.stepsTotal, startedAt, `train epoch ${e.epoch + 1}/${e.epochs}, loss ${e.loss.toFixed(4)}, step`, resumedAt);
       break;
     }
     case 'epoch':
@@ -161,27 +195,38 @@ function trainEvent(e: TrainEvent, startedAt: number): void {
 }
 
 let patchesPerEpoch = 1;
+/** The step a resumed run went on from (0 for a new run). */
+let resumedAt = 0;
 
 async function startEngine(): Promise<void> {
   const result = await job('starting the engine', () => client.run({ kind: 'engine', backend: backend() }, onEvent()));
   if (result) ui.engine.textContent = result.description;
 }
 
-async function openStack(file: File): Promise<void> {
-  const opened = await job('opening', () => client.run({ kind: 'open', file, grid: gridFields() }));
+async function openStacks(files: File[]): Promise<void> {
+  const opened = await job(files.length > 1 ? `opening ${files.length} stacks` : 'opening', () => client.run({ kind: 'open', files, grid: gridFields() }));
   if (!opened) return;
-  ui.info.textContent = opened.text;
-  stackShown(opened.shape[0]);
+  ui.stackSelect.replaceChildren(...opened.names.map((name, i) => new Option(name, String(i))));
   clearDownload();
+  await stackShown(opened.shown);
+}
+
+async function selectStack(index: number): Promise<void> {
+  const shown = await job('showing the stack', () => client.run({ kind: 'select-stack', index, grid: gridFields() }));
+  if (shown) await stackShown(shown);
+}
+
+async function stackShown(opened: StackOpened): Promise<void> {
+  ui.info.textContent = opened.text;
+  resetView(opened.shape[0]);
   await showFrame(0);
 }
 
-function stackShown(t: number): void {
+function resetView(t: number): void {
   frames = t;
   zoom.reset();
   preview = null;
   region = null;
-  traceAt = null;
   tracePlot.show(null);
   ui.traceSummary.textContent = '';
   ui.frame.max = String(Math.max(0, t - 1));
@@ -208,17 +253,16 @@ let preview: { epoch: number; index: number; h: number; w: number; data: Float32
 function drawFrame(data: FrameData): void {
   lastFrame = data;
   ui.frameLabel.textContent = `${data.index + 1} / ${frames}`;
-  const low = Number(ui.low.value);
-  const high = Number(ui.high.value);
-  const raw = percentileRange(data.raw, low, high);
+  const raw = contrast.range(data.raw);
+  contrast.showAutomatic(raw);
   rawView.draw(data.raw, data.h, data.w, raw);
   ui.rawCaption.textContent = `raw (grey levels ${round(raw[0])}–${round(raw[1])})`;
   if (data.denoised) {
-    const denoised = percentileRange(data.denoised, low, high);
+    const denoised = contrast.range(data.denoised);
     denoisedView.draw(data.denoised, data.h, data.w, denoised);
     ui.denoisedCaption.textContent = `denoised (grey levels ${round(denoised[0])}–${round(denoised[1])})`;
   } else if (preview && preview.index === data.index) {
-    denoisedView.draw(preview.data, preview.h, preview.w, percentileRange(preview.data, low, high));
+    denoisedView.draw(preview.data, preview.h, preview.w, contrast.range(preview.data));
     ui.denoisedCaption.textContent = `preview: the model after epoch ${preview.epoch} (this frame only)`;
   } else {
     denoisedView.clear();
@@ -227,29 +271,34 @@ function drawFrame(data: FrameData): void {
       : 'denoised: none yet (train or load a model, then Denoise)';
   }
   if (region) {
-    rawView.outline(region);
-    if (data.denoised) denoisedView.outline(region);
+    rawView.outline(region.polygon);
+    if (data.denoised) denoisedView.outline(region.polygon);
   }
   tracePlot.mark(data.index);
 }
 
-/** The region whose trace is plotted: 5×5 pixels around the one clicked. */
+/** A click's region: 5×5 pixels around the pixel clicked. */
 const HALF = 2;
-let region: { x0: number; y0: number; x1: number; y1: number } | null = null;
-let traceAt: { x: number; y: number } | null = null;
+/** The region whose trace is plotted; `label` says what it is ('' for a polygon: its pixel count). */
+let region: { polygon: Point[]; label: string } | null = null;
 
-async function plotTrace(x: number, y: number): Promise<void> {
-  if (frames === 0 || !lastFrame) return;
+function plotAround(x: number, y: number): Promise<void> {
+  if (frames === 0 || !lastFrame) return Promise.resolve();
   const { w, h } = lastFrame;
   const cx = Math.max(0, Math.min(w - 1, x));
   const cy = Math.max(0, Math.min(h - 1, y));
   ui.traceX.value = String(cx);
   ui.traceY.value = String(cy);
-  traceAt = { x: cx, y: cy };
-  region = { x0: Math.max(0, cx - HALF), y0: Math.max(0, cy - HALF), x1: Math.min(w, cx + HALF + 1), y1: Math.min(h, cy + HALF + 1) };
+  const [x0, y0, x1, y1] = [Math.max(0, cx - HALF), Math.max(0, cy - HALF), Math.min(w, cx + HALF + 1), Math.min(h, cy + HALF + 1)];
+  return plotRegion({ polygon: rectangle(x0, y0, x1, y1), label: `mean of x ${x0}–${x1 - 1}, y ${y0}–${y1 - 1}` });
+}
+
+async function plotRegion(r: { polygon: Point[]; label: string }): Promise<void> {
+  if (frames === 0) return;
+  region = r;
   try {
-    const trace = await client.run({ kind: 'trace', ...region }).result;
-    const label = `mean of x ${region.x0}–${region.x1 - 1}, y ${region.y0}–${region.y1 - 1}`;
+    const trace = await client.run({ kind: 'trace', polygon: r.polygon }).result;
+    const label = r.label || `mean of the ${trace.pixels} pixels inside the polygon`;
     tracePlot.show({ ...trace, label });
     const mean = (a: Float32Array) => (a.reduce((sum, v) => sum + v, 0) / a.length).toFixed(2);
     ui.traceSummary.textContent = `${label} over ${trace.raw.length} frames: raw ${mean(trace.raw)}${trace.denoised ? `, denoised ${mean(trace.denoised)}` : ''}`;
@@ -266,10 +315,44 @@ function round(v: number): string {
 function setModel(m: ModelInfo): void {
   model = m;
   ui.model.textContent = m.description;
-  ui.modelDownload.disabled = busy !== null;
+  ui.modelDownload.disabled = busy !== null || !m.usable;
   // The CLI's denoise defaults: the model's training patch size, its patch length.
   field('patch-t').value = String(m.config.patchT);
   field('patch-xy').value = String(m.patchXY);
+}
+
+/** The saved models, read again after whatever changed them; quietly, as the info's grids. */
+async function refreshModels(): Promise<void> {
+  try {
+    const list = await client.run({ kind: 'models' }).result;
+    showModels(list);
+  } catch (err) {
+    showError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+function showModels(list: JobResults['models']): void {
+  models.show(list);
+  models.setDisabled(busy !== null);
+  // A cancelled run is the model in use now (to resume it), though its job gave no result.
+  if (list.current?.id && list.current.id !== model?.id) setModel(list.current);
+  else if (list.current && model) ui.model.textContent = list.current.description;
+  updateResume();
+}
+
+async function modelJob(label: string, start: () => Running<'rename-model' | 'delete-model'>): Promise<void> {
+  const list = await job(label, start);
+  if (list) showModels(list);
+}
+
+async function useModel(id: string): Promise<void> {
+  const used = await job('loading the saved model', () => client.run({ kind: 'use-model', id }));
+  if (used) {
+    setModel(used.model);
+    // The epochs its run was set to, which Resume goes on to.
+    if (used.model.epochs !== null) field('epochs').value = String(used.model.epochs);
+  }
+  await refreshModels();
 }
 
 function clearDownload(): void {
@@ -279,9 +362,9 @@ function clearDownload(): void {
   ui.download.setAttribute('aria-disabled', 'true');
 }
 
-function offerDownload(bytes: Uint8Array, name: string): void {
+function offerDownload(file: Blob, name: string): void {
   clearDownload();
-  downloadUrl = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/tiff' }));
+  downloadUrl = URL.createObjectURL(file);
   ui.download.href = downloadUrl;
   ui.download.download = name;
   ui.download.textContent = `Download ${name}`;
@@ -302,9 +385,10 @@ function saveFile(bytes: Uint8Array, name: string, type: string): void {
 ui.backend.addEventListener('change', () => void startEngine());
 ui.preset.addEventListener('change', () => applyPreset(ui.preset.value as Preset));
 ui.stackInput.addEventListener('change', () => {
-  const file = ui.stackInput.files?.[0];
-  if (file) void openStack(file);
+  const files = [...(ui.stackInput.files ?? [])];
+  if (files.length > 0) void openStacks(files);
 });
+ui.stackSelect.addEventListener('change', () => void selectStack(Number(ui.stackSelect.value)));
 for (const name of ['dragenter', 'dragover']) {
   ui.drop.addEventListener(name, (e) => {
     e.preventDefault();
@@ -315,8 +399,8 @@ ui.drop.addEventListener('dragleave', () => ui.drop.classList.remove('over'));
 ui.drop.addEventListener('drop', (e) => {
   e.preventDefault();
   ui.drop.classList.remove('over');
-  const file = e.dataTransfer?.files[0];
-  if (file && !busy) void openStack(file);
+  const files = [...(e.dataTransfer?.files ?? [])];
+  if (files.length > 0 && !busy) void openStacks(files);
 });
 // A file dropped beside the drop zone would make the browser leave the page for it.
 window.addEventListener('dragover', (e) => e.preventDefault());
@@ -325,9 +409,10 @@ window.addEventListener('drop', (e) => e.preventDefault());
 ui.modelInput.addEventListener('change', async () => {
   const file = ui.modelInput.files?.[0];
   if (!file) return;
-  const loaded = await job('loading the model', () => client.run({ kind: 'load-model', file }));
+  const loaded = await job('loading the model', () => client.run({ kind: 'load-model', file }, onEvent()));
   if (loaded) setModel(loaded.model);
   ui.modelInput.value = '';
+  await refreshModels();
 });
 
 ui.modelDownload.addEventListener('click', async () => {
@@ -337,26 +422,31 @@ ui.modelDownload.addEventListener('click', async () => {
   if (exported) saveFile(exported.bytes, exported.name, 'application/octet-stream');
 });
 
-ui.train.addEventListener('click', async () => {
-  const result = await job('training', () => {
-    const fields = trainFields();
-    return client.run({ kind: 'train', backend: backend(), fields }, onEvent());
-  });
+async function training(label: string, start: () => Running<'train' | 'resume'>): Promise<void> {
+  const result = await job(label, start);
+  await refreshModels();
   if (!result) return;
   setModel(result.model);
   ui.progressText.textContent = `trained ${result.steps} steps in ${result.seconds.toFixed(1)} s (${(result.seconds / Math.max(1, result.steps)).toFixed(3)} s a step)`;
-});
+}
+
+ui.train.addEventListener('click', () => void training('training', () => client.run({ kind: 'train', backend: backend(), fields: trainFields() }, onEvent())));
+ui.resume.addEventListener('click', () => void training('resuming training', () => client.run({ kind: 'resume', backend: backend(), epochs: resumeEpochs() }, onEvent())));
 
 ui.denoise.addEventListener('click', async () => {
   const result = await job('denoising', () => {
-    if (!model) throw new JobFailed('no model yet: train one, or load a .pth', false);
-    return client.run({ kind: 'denoise', backend: backend(), fields: denoiseFields(model.config.patchT) }, onEvent());
+    if (!model) throw new JobFailed('no model yet: train one, load a .pth, or use a saved one', false);
+    const fields = denoiseFields(model.config.patchT);
+    // The new output replaces the old, whose file it may overwrite.
+    clearDownload();
+    return client.run({ kind: 'denoise', backend: backend(), fields }, onEvent());
   });
   if (!result) return;
-  offerDownload(result.bytes, result.name);
-  ui.progressText.textContent = `denoised in ${result.seconds.toFixed(1)} s; ${result.dtype} output`;
+  offerDownload(result.file, result.name);
+  const where = result.stored === 'memory' ? '' : ", streamed to the browser's storage";
+  ui.progressText.textContent = `denoised in ${result.seconds.toFixed(1)} s; ${result.dtype} output${where}`;
   await showFrame(Number(ui.frame.value));
-  if (traceAt) await plotTrace(traceAt.x, traceAt.y);
+  if (region) await plotRegion(region);
 });
 
 ui.demo.addEventListener('click', async () => {
@@ -367,7 +457,7 @@ ui.demo.addEventListener('click', async () => {
   if (!result) return;
   setModel(result.model);
   ui.frame.value = String(Math.floor(result.opened.shape[0] / 2));
-  offerDownload(result.output.bytes, result.output.name);
+  offerDownload(result.output.file, result.output.name);
   ui.metrics.hidden = false;
   ui.metrics.textContent = result.text;
   await showFrame(Number(ui.frame.value));
@@ -375,7 +465,7 @@ ui.demo.addEventListener('click', async () => {
   const shown = lastFrame?.denoised;
   if (shown && lastFrame) {
     const i = shown.reduce((best, v, k) => (v > shown[best]! ? k : best), 0);
-    await plotTrace(i % lastFrame.w, Math.floor(i / lastFrame.w));
+    await plotAround(i % lastFrame.w, Math.floor(i / lastFrame.w));
   }
 });
 
@@ -386,16 +476,24 @@ ui.cancel.addEventListener('click', () => {
 for (const view of [rawView, denoisedView]) {
   view.canvas.addEventListener('click', (e) => {
     const { x, y } = view.pixelAt(e);
-    void plotTrace(x, y);
+    void plotAround(x, y);
   });
 }
 $('zoom-in').addEventListener('click', () => zoom.zoomIn());
 $('zoom-out').addEventListener('click', () => zoom.zoomOut());
 $('zoom-reset').addEventListener('click', () => zoom.reset());
-ui.trace.addEventListener('click', () => void plotTrace(Number(ui.traceX.value), Number(ui.traceY.value)));
+ui.trace.addEventListener('click', () => void plotAround(Number(ui.traceX.value), Number(ui.traceY.value)));
+ui.tracePolygonPlot.addEventListener('click', () => {
+  const polygon = parsePolygon(ui.tracePolygon.value);
+  if (!polygon) {
+    showError(`polygon: '${ui.tracePolygon.value}' is not three or more x,y points, e.g. 4,4 20,6 12,18`);
+    return;
+  }
+  showError(null);
+  void plotRegion({ polygon, label: '' });
+});
 
 ui.frame.addEventListener('input', () => void showFrame(Number(ui.frame.value)));
-for (const input of [ui.low, ui.high]) input.addEventListener('change', () => lastFrame && drawFrame(lastFrame));
 for (const name of ['patch-xy', 'patch-t', 'overlap', 'train-size', 'sampling']) {
   // The grids in the info follow the fields. Quietly: this is no job of the user's, and must not
   // touch the status that tells when theirs has finished. A bad value is reported when used.
@@ -429,4 +527,7 @@ applyPreset('quick');
 field('demo-steps').value = String(DEMO_RECIPE.steps);
 clearDownload();
 setBusy(null);
-void keepIsolated().then(() => startEngine());
+void keepIsolated().then(async () => {
+  await startEngine();
+  await refreshModels();
+});

@@ -3,6 +3,7 @@
  * id; the worker answers it with events while it runs and exactly one `done` or `failed`.
  */
 import type { BackendChoice, EngineInfo, Evaluation, ModelConfig, SamplingStrategy, StackSummary, TrainEvent } from '../../src/index.js';
+import type { Point } from './region.js';
 
 /** The backends the page offers (the CLI's `cpu` is left out: wasm is faster everywhere). */
 export type AppBackend = Extract<BackendChoice, 'auto' | 'webgpu' | 'wasm'>;
@@ -33,18 +34,31 @@ export interface DenoiseFields {
   patchXY: number;
   overlap: number;
   asFloat: boolean;
+  /** An output TIFF larger than this many bytes is written to the origin-private file system, not memory. */
+  streamAbove: number;
 }
 
 export type Job =
   | { kind: 'engine'; backend: AppBackend }
-  | { kind: 'open'; file: File; grid: GridFields }
+  /** Replaces the open stacks with these files; the first is shown. */
+  | { kind: 'open'; files: File[]; grid: GridFields }
+  /** Shows the open stack `index`: frames, traces and denoising are of the shown stack. */
+  | { kind: 'select-stack'; index: number; grid: GridFields }
   | { kind: 'summary'; grid: GridFields }
   | { kind: 'frame'; index: number }
-  /** The mean of the pixels in [x0, x1) × [y0, y1) in every frame. */
-  | { kind: 'trace'; x0: number; y0: number; x1: number; y1: number }
+  /** The mean of the pixels inside the polygon (region.ts) in every frame. */
+  | { kind: 'trace'; polygon: Point[] }
+  /** Trains a new model on every open stack, kept in the model library. */
   | { kind: 'train'; backend: AppBackend; fields: TrainFields }
+  /** Goes on training the model in use from where its run stopped, up to `epochs`. */
+  | { kind: 'resume'; backend: AppBackend; epochs: number }
   | { kind: 'denoise'; backend: AppBackend; fields: DenoiseFields }
   | { kind: 'load-model'; file: File }
+  /** The model library (origin-private file system). */
+  | { kind: 'models' }
+  | { kind: 'use-model'; id: string }
+  | { kind: 'rename-model'; id: string; name: string }
+  | { kind: 'delete-model'; id: string }
   /** ONNX and the BioImage package take tiles of patchXY² (`srdtrans export --patch-xy`). */
   | { kind: 'export-model'; backend: AppBackend; format: ModelFormat; patchXY: number }
   | { kind: 'demo'; backend: AppBackend; steps: number; epochs: number };
@@ -54,16 +68,38 @@ export type JobKind = Job['kind'];
 /** What each job's `done` carries. */
 export interface JobResults {
   engine: { engine: EngineInfo; description: string };
-  open: StackOpened;
+  open: StacksOpened;
+  'select-stack': StackOpened;
   summary: { summary: StackSummary; text: string };
   frame: FrameData;
-  trace: { raw: Float32Array; denoised: Float32Array | null };
-  /** `steps` trained in `seconds` (training alone, not reading the stack). */
-  train: { epochsDone: number; interrupted: boolean; bestEpoch: number | null; model: ModelInfo; steps: number; seconds: number };
+  /** `pixels`: how many pixels the polygon covers. */
+  trace: { raw: Float32Array; denoised: Float32Array | null; pixels: number };
+  train: Trained;
+  resume: Trained;
   denoise: DenoiseResult;
   'load-model': { model: ModelInfo };
+  models: ModelList;
+  'use-model': { model: ModelInfo };
+  'rename-model': ModelList;
+  'delete-model': ModelList;
   'export-model': { bytes: Uint8Array; name: string };
   demo: { raw: Evaluation; denoised: Evaluation; text: string; opened: StackOpened; output: DenoiseResult; model: ModelInfo };
+}
+
+/** `steps` trained in `seconds` (training alone, not reading the stack). */
+export interface Trained {
+  epochsDone: number;
+  bestEpoch: number | null;
+  model: ModelInfo;
+  steps: number;
+  seconds: number;
+}
+
+export interface StacksOpened {
+  /** The names of the open stacks, in the order opened. */
+  names: string[];
+  /** The first, now shown. */
+  shown: StackOpened;
 }
 
 export interface StackOpened {
@@ -75,19 +111,47 @@ export interface StackOpened {
 }
 
 export interface DenoiseResult {
-  /** The TIFF file, as the CLI's `denoise` writes it. */
-  bytes: Uint8Array;
+  /** The TIFF file, as the CLI's `denoise` writes it: in memory, or a file of the origin-private file system. */
+  file: Blob;
+  /** Where the file is: a large output streamed to the browser's storage rather than memory. */
+  stored: 'memory' | 'browser storage';
   name: string;
   dtype: string;
   seconds: number;
 }
 
 export interface ModelInfo {
+  /** Its entry in the model library; null for one kept in memory only (the demo's). */
+  id: string | null;
   /** One line: where the model came from and its architecture. */
   description: string;
   config: ModelConfig;
   /** Training patch size, the denoising default. */
   patchXY: number;
+  /** The epochs its training run in the library was set to; null for a model not trained and kept here. */
+  epochs: number | null;
+  /** False while no epoch of its training has finished: it can be resumed, not used to denoise. */
+  usable: boolean;
+}
+
+/** A model kept in the browser's origin-private file system. */
+export interface ModelEntry {
+  id: string;
+  name: string;
+  /** When it was made (ISO 8601). */
+  created: string;
+  architecture: string;
+  /** Training: epochs finished of those set; null for an imported model. */
+  trained: { epochsDone: number; epochs: number } | null;
+  /** It holds a resume state (weights and optimiser), so its training can go on. */
+  resumable: boolean;
+  usable: boolean;
+}
+
+export interface ModelList {
+  entries: ModelEntry[];
+  /** The model in use (an entry's, when `current.id` is set). */
+  current: ModelInfo | null;
 }
 
 /** One frame of the raw stack and, once there is one, of the denoised stack. */

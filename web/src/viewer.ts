@@ -1,4 +1,6 @@
 /** One stack frame drawn on a canvas, grey levels from a contrast range. */
+import type { Point } from './region.js';
+
 export class FrameCanvas {
   private readonly ctx: CanvasRenderingContext2D;
 
@@ -27,19 +29,26 @@ export class FrameCanvas {
   }
 
   /** Outlines the region whose trace is plotted, on both panels alike (a shared cursor). */
-  outline(r: { x0: number; y0: number; x1: number; y1: number }): void {
+  outline(polygon: readonly Point[]): void {
+    if (polygon.length < 2) return;
     this.ctx.strokeStyle = '#f0a000';
     this.ctx.lineWidth = Math.max(0.5, this.canvas.width / 256);
-    this.ctx.strokeRect(r.x0 - 0.5, r.y0 - 0.5, r.x1 - r.x0 + 1, r.y1 - r.y0 + 1);
+    this.ctx.beginPath();
+    for (const [x, y] of polygon) this.ctx.lineTo(x, y);
+    this.ctx.closePath();
+    this.ctx.stroke();
+  }
+
+  /** Where a pointer event is, in pixel coordinates (fractional: a pixel spans [x, x+1)). */
+  pointAt(e: MouseEvent): Point {
+    const rect = this.canvas.getBoundingClientRect();
+    return [((e.clientX - rect.left) / rect.width) * this.canvas.width, ((e.clientY - rect.top) / rect.height) * this.canvas.height];
   }
 
   /** The pixel under a pointer event. */
   pixelAt(e: MouseEvent): { x: number; y: number } {
-    const rect = this.canvas.getBoundingClientRect();
-    return {
-      x: Math.floor(((e.clientX - rect.left) / rect.width) * this.canvas.width),
-      y: Math.floor(((e.clientY - rect.top) / rect.height) * this.canvas.height),
-    };
+    const [x, y] = this.pointAt(e);
+    return { x: Math.floor(x), y: Math.floor(y) };
   }
 
   clear(): void {

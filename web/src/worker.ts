@@ -1,43 +1,42 @@
-/**
- * The engine worker: TF.js, the open stack, the model and the denoised output live here, so
- * that training and denoising never freeze the page. Jobs arrive as protocol.ts describes;
- * cancelling aborts the job's signal, which training and denoising check after every patch.
- */
 import {
   buildBioimageioPackage, CheckpointError, decodePth, exportOnnx, zipPackage, DEMO_MODEL, DEMO_STACK, demoDenoisePatchXY, demoTraining, denoiseStack, describeEngine,
-  encodePth, encodeTiff, evaluate, formatEvaluation, formatGains, formatStackSummary, initEngine, InterruptedError,
-  isPthPath, memorySink, outputDType, pthModel, simulateCalcium, SRDTrans, summarizeStack, TiffEncoder, TiffStackReader,
-  train, UserError, validateModelConfig, blobSource, bytesSource, decodeWeights, isDemoModel, parseModelRecord,
-  type ByteSource, type CheckpointSink, type EngineInfo, type ModelConfig, type ModelRecord, type Stack, type StateDict, type TrainingRecord,
+  encodePth, encodeTiff, evaluate, formatEvaluation, formatGains, initEngine, InterruptedError, isPthPath, memorySink, outputDType, planTiff,
+  pthModel, readTrainingLog, RESUME_FILE, simulateCalcium, SRDTrans, storeSink, TiffStackReader, UserError, validateModelConfig, blobSource,
+  bytesSource, decodeWeights, isDemoModel, parseModelRecord, CONFIG_FILE,
+  type CheckpointSink, type EngineInfo, type ModelRecord, type StateDict, type TrainingRecord,
 } from '../../src/index.js';
 import { useServedWasm } from './wasm-files.js';
 // The demo fine-tunes the CLI's bundled prior (models/demo-prior, README "How long to train").
 import priorWeightsUrl from '../../models/demo-prior/best.safetensors?url';
 import priorConfigUrl from '../../models/demo-prior/config.json?url';
 import type {
-  AppBackend, ModelFormat, DenoiseFields, DenoiseResult, FromWorker, GridFields, Job, JobEvent, JobResults, ModelInfo, StackOpened, ToWorker, TrainFields,
+  AppBackend, ModelFormat, DenoiseFields, DenoiseResult, FromWorker, Job, JobEvent, JobResults, ModelInfo, ModelList, ToWorker, TrainFields, Trained,
 } from './protocol.js';
-
-interface OpenStack {
-  name: string;
-  reader: TiffStackReader;
-}
+import { OpenStacks, regionTrace, wholeStack, type OpenStack } from './open-stacks.js';
+import { describeConfig, ModelLibrary } from './model-library.js';
+import { runTraining, type TrainRun } from './train-job.js';
+import { clearStoredOutputs, memoryOutput, storedOutput } from './denoised-output.js';
 
 interface Model {
+  /** Its entry in the model library; null for one in memory only. */
+  id: string | null;
+  /** Trained here and kept in the library, so its run can be resumed. */
+  trainedHere: boolean;
   /** Architecture and training settings (a .pth's are the published defaults). */
   record: ModelRecord;
-  weights: StateDict;
-  /** The file it came from, or what it was trained on, for file names and messages. */
+  /** Null while no epoch of its training has finished (it can be resumed, not used). */
+  weights: StateDict | null;
+  /** Its name in the library (a file's name), for file names and messages. */
   name: string;
   description: string;
 }
 
-let stack: OpenStack | null = null;
-let output: { reader: TiffStackReader; shape: readonly [number, number, number] } | null = null;
+const stacks = new OpenStacks();
 let model: Model | null = null;
 let engine: { choice: AppBackend; info: EngineInfo } | null = null;
 const running = new Map<number, AbortController>();
 let shownFrame = 0;
+let library: Promise<ModelLibrary> | null = null;
 
 type Emit = (event: JobEvent) => void;
 
@@ -55,6 +54,9 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
   }
   void runJob(message.id, message.job);
 };
+
+/** Outputs of earlier pages, removed before this page streams one of its own. */
+const outputsCleared = clearStoredOutputs();
 
 async function runJob(id: number, job: Job): Promise<void> {
   const controller = new AbortController();
@@ -90,34 +92,68 @@ async function handle(job: Job, emit: Emit, signal: AbortSignal): Promise<JobRes
   switch (job.kind) {
     case 'engine':
       return ensureEngine(job.backend, emit);
-    case 'open':
-      return openStack(blobSource(job.file), job.file.name, job.grid);
+    case 'open': {
+      const names = await stacks.openFiles(job.files);
+      return { names, shown: await stacks.describeShown(job.grid) };
+    }
+    case 'select-stack':
+      stacks.select(job.index);
+      return stacks.describeShown(job.grid);
     case 'summary': {
-      const s = requireStack();
-      const summary = await summarizeStack(s.reader, s.name, job.grid);
-      return { summary, text: formatStackSummary(summary) };
+      const { summary, text } = await stacks.describeShown(job.grid);
+      return { summary, text };
     }
     case 'frame':
       return frame(job.index);
     case 'trace': {
-      const s = requireStack();
-      const region = { x0: job.x0, y0: job.y0, x1: job.x1, y1: job.y1 };
-      return { raw: await regionTrace(s.reader, region), denoised: output ? await regionTrace(output.reader, region) : null };
+      const { reader, output } = stacks.shown();
+      const raw = await regionTrace(reader, job.polygon);
+      return { raw: raw.trace, denoised: output ? (await regionTrace(output, job.polygon)).trace : null, pixels: raw.pixels };
     }
     case 'train':
       await ensureEngine(job.backend, emit);
       return trainModel(job.fields, emit, signal);
+    case 'resume':
+      await ensureEngine(job.backend, emit);
+      return resumeTraining(job.epochs, emit, signal);
     case 'denoise':
       await ensureEngine(job.backend, emit);
       return denoise(job.fields, emit, signal);
     case 'load-model':
-      return loadModel(job.file);
+      return loadModel(job.file, emit);
+    case 'models':
+      return modelList();
+    case 'use-model':
+      model = await fromLibrary(job.id);
+      return { model: modelInfo(model) };
+    case 'rename-model':
+      await (await openLibrary()).rename(job.id, job.name);
+      if (model?.id === job.id) model = await fromLibrary(job.id);
+      return modelList();
+    case 'delete-model':
+      await (await openLibrary()).remove(job.id);
+      // The model in use stays usable from memory; only its saved copy is gone.
+      if (model?.id === job.id) model = { ...model, id: null };
+      return modelList();
     case 'export-model':
       return exportModel(job.format, job.patchXY, job.backend, emit);
     case 'demo':
       await ensureEngine(job.backend, emit);
       return demo(job.steps, job.epochs, emit, signal);
   }
+}
+
+/** The library, opened once; a failure is said again each time it is needed. */
+function openLibrary(): Promise<ModelLibrary> {
+  library ??= ModelLibrary.open().catch((err: unknown) => {
+    library = null;
+    throw err;
+  });
+  return library;
+}
+
+async function modelList(): Promise<ModelList> {
+  return { entries: await (await openLibrary()).list(), current: model ? modelInfo(model) : null };
 }
 
 async function ensureEngine(choice: AppBackend, emit: Emit): Promise<JobResults['engine']> {
@@ -132,159 +168,94 @@ async function ensureEngine(choice: AppBackend, emit: Emit): Promise<JobResults[
   return result;
 }
 
-async function openStack(source: ByteSource, name: string, grid: GridFields): Promise<StackOpened> {
-  // Opened first, so that a bad file leaves the stack shown before in place.
-  const reader = await TiffStackReader.open(source, name);
-  await stack?.reader.close();
-  stack = { name, reader };
-  output = null;
-  const summary = await summarizeStack(reader, name, grid);
-  return { name, shape: reader.shape, summary, text: formatStackSummary(summary) };
-}
-
-function requireStack(): OpenStack {
-  if (!stack) throw new UserError('open a TIFF stack first (file picker or drop it on the page)');
-  return stack;
-}
-
 function requireModel(): Model {
-  if (!model) throw new UserError('no model yet: train one, or load a .pth');
+  if (!model) throw new UserError('no model yet: train one, load a .pth, or use a saved one');
   return model;
 }
 
+/** The model in use, with weights to denoise or export with. */
+function requireWeights(): Model & { weights: StateDict } {
+  const m = requireModel();
+  if (!m.weights) throw new UserError(`${m.name}: no epoch of its training has finished yet; Resume it first`);
+  return m as Model & { weights: StateDict };
+}
+
 async function frame(index: number): Promise<JobResults['frame']> {
-  const s = requireStack();
-  const [t, h, w] = s.reader.shape;
+  const { reader, output } = stacks.shown();
+  const [t, h, w] = reader.shape;
   const i = Math.max(0, Math.min(t - 1, index));
-  const raw = Float32Array.from(await s.reader.readFrames(i, 1));
-  const denoised = output && i < output.shape[0] ? Float32Array.from(await output.reader.readFrames(i, 1)) : null;
+  const raw = Float32Array.from(await reader.readFrames(i, 1));
+  const denoised = output ? Float32Array.from(await output.readFrames(i, 1)) : null;
   return { index: i, h, w, raw, denoised };
 }
 
-/** A region's mean in every frame, read a batch of frames at a time (never the whole stack). */
-async function regionTrace(reader: TiffStackReader, r: { x0: number; y0: number; x1: number; y1: number }): Promise<Float32Array> {
-  const [t, h, w] = reader.shape;
-  const x0 = clamp(r.x0, 0, w - 1);
-  const y0 = clamp(r.y0, 0, h - 1);
-  const x1 = clamp(r.x1, x0 + 1, w);
-  const y1 = clamp(r.y1, y0 + 1, h);
-  const out = new Float32Array(t);
-  const batch = Math.max(1, Math.floor(4_194_304 / (h * w)));
-  for (let start = 0; start < t; start += batch) {
-    const count = Math.min(batch, t - start);
-    const data = await reader.readFrames(start, count);
-    for (let k = 0; k < count; k++) {
-      let sum = 0;
-      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) sum += data[(k * h + y) * w + x]!;
-      out[start + k] = sum / ((x1 - x0) * (y1 - y0));
-    }
-  }
-  return out;
+/** The shown stack and frame, for training's previews. */
+function shownForPreview(): ReturnType<TrainRun['shown']> {
+  return stacks.hasShown() ? { reader: stacks.shown().reader, frame: shownFrame } : null;
 }
 
-function clamp(v: number, lo: number, hi: number): number {
-  return Math.max(lo, Math.min(hi, Math.round(v)));
-}
-
-async function wholeStack(s: OpenStack): Promise<Stack> {
-  const [t, h, w] = s.reader.shape;
-  return { data: await s.reader.readFrames(0, t), shape: [t, h, w], dtype: s.reader.dtype };
-}
-
-async function trainModel(fields: TrainFields, emit: Emit, signal: AbortSignal): Promise<JobResults['train']> {
-  const s = requireStack();
+/** A new model trained on every open stack, kept in the library as it trains (so it can be resumed). */
+async function trainModel(fields: TrainFields, emit: Emit, signal: AbortSignal): Promise<Trained> {
+  const open = stacks.all();
   validateModelConfig(fields.model);
   if (fields.sampling === 'spatial' && fields.patchXY % 2 !== 0) throw new UserError(`patch-xy ${fields.patchXY}: must be even (pixels are split into 2×2 cells)`);
   const training: TrainingRecord = {
     sampling: fields.sampling, patchXY: fields.patchXY, patchT: fields.model.patchT, overlap: fields.overlap, trainSize: fields.trainSize,
-    epochs: fields.epochs, lr: fields.lr, beta1: 0.5, beta2: 0.999, scale: 1, seed: fields.seed, frames: null, inputs: [s.name],
+    epochs: fields.epochs, lr: fields.lr, beta1: 0.5, beta2: 0.999, scale: 1, seed: fields.seed, frames: null, inputs: open.map((s) => s.name),
     valFraction: fields.valFraction, schedule: 'constant', warmup: 0, init: null, patience: 0,
   };
-  const result = await runTraining([await wholeStack(s)], fields.model, training, emit, signal, `trained here on ${s.name}`);
-  return result;
+  const { id, store } = await (await openLibrary()).create(`${open[0]!.name.replace(/\.tiff?$/i, '')}-model`);
+  return trainInto(id, storeSink(store), { config: fields.model, training, resume: false }, emit, signal);
 }
 
-async function runTraining(
-  stacks: Stack[], config: ModelConfig, training: TrainingRecord, emit: Emit, signal: AbortSignal, origin: string, init?: StateDict,
-): Promise<JobResults['train']> {
-  const started = performance.now();
-  let steps = 0;
-  // Previews are left out of the reported time: it is the training's.
-  let previewSeconds = 0;
-  const preview = async (epoch: number, weights: StateDict) => {
-    const t0 = performance.now();
-    await previewFrame(config, weights, training, epoch, emit);
-    previewSeconds += (performance.now() - t0) / 1000;
-  };
-  const result = await train(stacks, {
-    model: config, training, sink: withPreview(memorySink(), preview), names: training.inputs, signal, init,
-    onEvent: (event) => {
-      if (event.type === 'step') steps++;
-      emit({ kind: 'train', event });
-    },
-  });
-  const seconds = (performance.now() - started) / 1000 - previewSeconds;
-  if (result.weights) {
-    const best = result.best ? `best epoch ${result.best.epoch}` : `epoch ${result.epochsDone}`;
-    model = {
-      record: { format: APP_RECORD_FORMAT, model: config, training }, weights: result.weights, name: 'srdtrans-model',
-      description: `${origin} (${best}, ${describeConfig(config)})`,
-    };
+/** Goes on with the run of the model in use, from its resume state, up to `epochs`. */
+async function resumeTraining(epochs: number, emit: Emit, signal: AbortSignal): Promise<Trained> {
+  const m = requireModel();
+  if (m.id === null) throw new UserError(`${m.name}: not a run trained and kept here, so there is nothing to resume; Train a new model`);
+  const store = await (await openLibrary()).store(m.id);
+  if (!(await store.list()).includes(RESUME_FILE)) throw new UserError(`${m.name}: holds no training run to resume (a loaded model); Train a new model`);
+  const record = parseModelRecord(new TextDecoder().decode((await store.get(CONFIG_FILE))!), store.nameOf(CONFIG_FILE));
+  const names = stacks.all().map((s) => s.name);
+  const inputs = record.training.inputs;
+  if (names.join('\n') !== inputs.join('\n')) {
+    throw new UserError(`${m.name}: was trained on ${inputs.join(', ')}; open ${inputs.length === 1 ? 'that stack' : 'those stacks, in that order,'} to resume it (open now: ${names.join(', ')})`);
   }
+  const done = (await readTrainingLog(store)).epochs.length;
+  if (epochs <= done) throw new UserError(`epochs ${epochs}: ${m.name} has trained ${done} epochs already; set epochs above ${done} to go on`);
+  const training = { ...record.training, epochs };
+  return trainInto(m.id, storeSink(store), { config: record.model, training, resume: true }, emit, signal);
+}
+
+async function trainInto(
+  id: string, sink: CheckpointSink, run: Pick<TrainRun, 'config' | 'training' | 'resume' | 'init'>, emit: Emit, signal: AbortSignal,
+): Promise<Trained> {
+  const loaded = [];
+  for (const s of stacks.all()) loaded.push(await wholeStack(s));
+  const { result, steps, seconds } = await runTraining({ ...run, stacks: loaded, sink, shown: shownForPreview, emit, signal });
+  // Cancelled too: the model in use is the run's, so that Resume goes on with it.
+  model = await fromLibrary(id);
   if (result.interrupted) throw new InterruptedError('cancelled');
-  return { epochsDone: result.epochsDone, interrupted: result.interrupted, bestEpoch: result.best?.epoch ?? null, model: modelInfo(requireModel()), steps, seconds };
+  return { epochsDone: result.epochsDone, bestEpoch: result.best?.epoch ?? null, model: modelInfo(model), steps, seconds };
 }
 
-/** After each epoch's checkpoint, and before the next epoch starts, a preview of the weights. */
-function withPreview(sink: CheckpointSink, preview: (epoch: number, weights: StateDict) => Promise<void>): CheckpointSink {
+async function fromLibrary(id: string): Promise<Model> {
+  const { entry, record, weights, chosen } = await (await openLibrary()).load(id);
+  const origin = entry.trained ? `: trained here on ${record.training.inputs.join(', ')}` : '';
   return {
-    ...sink,
-    epoch: async (epoch, weights, best) => {
-      const name = await sink.epoch(epoch, weights, best);
-      await preview(epoch, weights);
-      return name;
-    },
+    id, trainedHere: entry.trained !== null, record, weights, name: entry.name, description: `${entry.name}${origin} (${chosen}, ${describeConfig(record.model)})`,
   };
-}
-
-/**
- * The shown frame of the open stack denoised with an epoch's weights: only the patches that make
- * that frame run (denoiseStack's `frames`), so it costs one slab, not the stack.
- */
-async function previewFrame(config: ModelConfig, weights: StateDict, training: TrainingRecord, epoch: number, emit: Emit): Promise<void> {
-  if (!stack) return;
-  const { reader } = stack;
-  const [t, h, w] = reader.shape;
-  const index = Math.max(0, Math.min(t - 1, shownFrame));
-  const network = new SRDTrans(config, 0);
-  try {
-    network.loadStateDict(weights);
-    const frames: Float32Array[] = [];
-    await denoiseStack(network, reader, { patchXY: training.patchXY, overlap: 0.5, scale: training.scale, asFloat: true, frames: [index, index + 1] }, {
-      writeFrames: (data) => void frames.push(Float32Array.from(data)),
-    });
-    if (frames[0]) emit({ kind: 'preview', epoch, index, h, w, data: frames[0] });
-  } catch {
-    // A preview is a courtesy: training goes on without it.
-  } finally {
-    network.dispose();
-  }
-}
-
-function describeConfig(c: ModelConfig): string {
-  return `f-maps ${c.fMaps.join(',')}, embed ${c.embedDim}, ${c.heads} heads, MLP ${c.mlpDim}, window ${c.window}, ${c.blocks} blocks, ${c.patchT} frames`;
 }
 
 function modelInfo(m: Model): ModelInfo {
-  return { description: m.description, config: m.record.model, patchXY: m.record.training.patchXY };
+  return {
+    id: m.id, description: m.description, config: m.record.model, patchXY: m.record.training.patchXY,
+    epochs: m.id !== null && m.trainedHere ? m.record.training.epochs : null, usable: m.weights !== null,
+  };
 }
 
-/** ModelRecord.format of a model trained in the app (a model folder's is 'srdtrans-ts/1'). */
-const APP_RECORD_FORMAT = 'srdtrans-ts/browser-app';
-
 async function exportModel(format: ModelFormat, patchXY: number, backend: AppBackend, emit: Emit): Promise<JobResults['export-model']> {
-  const m = requireModel();
-  const base = m.name.replace(/\.(pth|pt)$/i, '');
+  const m = requireWeights();
+  const base = m.name.replace(/\.(pth|pt)$/i, '').replace(/[\\/:*?"<>|]/g, '_');
   if (format === 'pth') return { bytes: encodePth(m.weights), name: `${base}.pth` };
   if (format === 'onnx') {
     return { bytes: exportOnnx(m.record.model, m.weights, { patchXY, source: m.name }), name: `${base}.onnx` };
@@ -302,32 +273,44 @@ async function exportModel(format: ModelFormat, patchXY: number, backend: AppBac
 }
 
 async function denoise(fields: DenoiseFields, emit: Emit, signal: AbortSignal): Promise<DenoiseResult> {
-  return denoiseOpen(requireStack(), requireModel(), fields, emit, signal);
+  return denoiseOpen(stacks.shown(), requireWeights(), fields, emit, signal);
 }
 
-async function denoiseOpen(s: OpenStack, m: Model, fields: DenoiseFields, emit: Emit, signal: AbortSignal): Promise<DenoiseResult> {
+/**
+ * The CLI's denoise of one stack, its TIFF kept in memory, or streamed to the browser's storage
+ * when it would be larger than `fields.streamAbove` bytes.
+ */
+async function denoiseOpen(s: OpenStack, m: Model & { weights: StateDict }, fields: DenoiseFields, emit: Emit, signal: AbortSignal): Promise<DenoiseResult> {
   const started = performance.now();
   const dtype = outputDType(s.reader.dtype, fields.asFloat);
   // The CLI's output name for one input.
   const name = `${s.name.replace(/\.tiff?$/i, '')}_denoised.tif`;
-  const encoder = new TiffEncoder(name, s.reader.shape, dtype);
+  const large = planTiff(name, s.reader.shape, dtype).fileBytes > fields.streamAbove;
+  // A new output replaces the old one, whose file it may overwrite.
+  s.output = null;
+  if (large) await outputsCleared;
+  const out = large ? await storedOutput(name, s.reader.shape, dtype) : memoryOutput(name, s.reader.shape, dtype);
   const network = new SRDTrans(m.record.model, 0);
+  let file: Blob;
   try {
     network.loadStateDict(m.weights);
     await denoiseStack(network, s.reader, {
       patchXY: fields.patchXY, overlap: fields.overlap, scale: m.record.training.scale, asFloat: fields.asFloat, name: s.name, signal,
       onProgress: (done, total) => emit({ kind: 'progress', phase: 'denoise', done, total }),
-    }, encoder);
+    }, out);
+    file = await out.close();
+  } catch (err) {
+    await out.abort();
+    throw err;
   } finally {
     network.dispose();
   }
-  const bytes = encoder.bytes();
-  output = { reader: await TiffStackReader.open(bytesSource(bytes), name), shape: s.reader.shape };
-  // A copy goes to the page; the worker keeps its own for the viewer.
-  return { bytes: bytes.slice(), name, dtype, seconds: (performance.now() - started) / 1000 };
+  s.output = await TiffStackReader.open(blobSource(file), name);
+  return { file, stored: out.stored, name, dtype, seconds: (performance.now() - started) / 1000 };
 }
 
-async function loadModel(file: File): Promise<JobResults['load-model']> {
+/** A .pth, in use at once and kept in the library. */
+async function loadModel(file: File, emit: Emit): Promise<JobResults['load-model']> {
   if (!isPthPath(file.name)) {
     throw new CheckpointError(`${file.name}: not a model this app reads; choose a PyTorch .pth (the published SRDTrans weights, or one this app saved)`);
   }
@@ -335,9 +318,19 @@ async function loadModel(file: File): Promise<JobResults['load-model']> {
   const resolved = pthModel(checkpoint, file.name);
   const weights = await resolved.load();
   const { record } = resolved;
-  model = { record, weights, name: file.name, description: `${file.name} (${describeConfig(record.model)})` };
+  let id: string | null = null;
+  try {
+    id = await (await openLibrary()).import(file.name, record, weights);
+  } catch (err) {
+    // The model is still usable in this page; say why it will not be there after a reload.
+    emit({ kind: 'note', text: `not kept in the browser: ${oneLine(err)}` });
+  }
+  model = { id, trainedHere: false, record, weights, name: file.name, description: `${file.name} (${describeConfig(record.model)})` };
   return { model: modelInfo(model) };
 }
+
+/** ModelRecord.format of the demo's model, made in the app and kept nowhere. */
+const APP_RECORD_FORMAT = 'srdtrans-ts/browser-app';
 
 /** The demo's prior, served beside the app. */
 async function demoPrior(): Promise<StateDict> {
@@ -361,20 +354,30 @@ async function demo(steps: number, epochs: number, emit: Emit, signal: AbortSign
   const prior = await demoPrior();
   emit({ kind: 'note', text: 'fine-tuning the bundled prior (trained on other simulated recordings) on the noisy stack alone' });
   const training = demoTraining({ size, steps, epochs: Math.min(epochs, steps), seed, schedule: 'constant', inputs: [name], init: 'models/demo-prior/best.safetensors' });
-  const opened = await openStack(bytesSource(encodeTiff(sim.noisy)), name, {
+  await stacks.open([{ source: bytesSource(encodeTiff(sim.noisy)), name }]);
+  const opened = await stacks.describeShown({
     sampling: training.sampling, patchXY: training.patchXY, patchT: training.patchT, overlap: training.overlap, trainSize: training.trainSize,
   });
   emit({ kind: 'stack', opened });
-  const trained = await runTraining([sim.noisy], DEMO_MODEL, training, emit, signal, 'the demo model, fine-tuned from the prior', prior);
-  const out = await denoiseOpen(stack!, requireModel(), { patchXY: demoDenoisePatchXY(size), overlap: 0.5, asFloat: true }, emit, signal);
-  const denoised = (await output!.reader.readFrames(0, frames)) as Float32Array;
+  // In memory only: the demo's model is remade by the next demo, not kept.
+  const trained = await runTraining({ stacks: [sim.noisy], config: DEMO_MODEL, training, sink: memorySink(), resume: false, init: prior, shown: shownForPreview, emit, signal });
+  if (trained.result.interrupted) throw new InterruptedError('cancelled');
+  const bestEpoch = trained.result.best?.epoch ?? null;
+  const weights = trained.result.weights!;
+  const which = bestEpoch === null ? `epoch ${trained.result.epochsDone}` : `best epoch ${bestEpoch}`;
+  model = {
+    id: null, trainedHere: false, record: { format: APP_RECORD_FORMAT, model: DEMO_MODEL, training }, weights, name: 'demo-model',
+    description: `the demo model, fine-tuned from the prior (${which}, ${describeConfig(DEMO_MODEL)})`,
+  };
+  const out = await denoiseOpen(stacks.shown(), { ...model, weights }, { patchXY: demoDenoisePatchXY(size), overlap: 0.5, asFloat: true, streamAbove: Infinity }, emit, signal);
+  const denoised = (await stacks.shown().output!.readFrames(0, frames)) as Float32Array;
   const baseline = { baseline: sim.params.offset };
   const raw = evaluate(sim.noisy, sim.clean, sim.masks, baseline);
   const ours = evaluate({ data: denoised, shape: sim.noisy.shape, dtype: 'float32' }, sim.clean, sim.masks, baseline);
   const text = [
     'raw (noisy input)', formatEvaluation(raw), '',
-    `denoised (${trained.bestEpoch === null ? 'last epoch' : `best epoch by validation loss, ${trained.bestEpoch}`} of ${training.epochs}; the bundled prior fine-tuned for ${trained.steps} steps)`,
+    `denoised (${bestEpoch === null ? 'last epoch' : `best epoch by validation loss, ${bestEpoch}`} of ${training.epochs}; the bundled prior fine-tuned for ${trained.steps} steps)`,
     formatEvaluation(ours), '', formatGains(raw, ours),
   ].join('\n');
-  return { raw, denoised: ours, text, opened, output: out, model: trained.model };
+  return { raw, denoised: ours, text, opened, output: out, model: modelInfo(model) };
 }

@@ -85,14 +85,32 @@ export function storeSink(store: ModelStore): CheckpointSink {
       return {
         name, tensors: tensors as StateDict,
         position: { epoch: Number(metadata['epoch']), iteration: Number(metadata['iteration']), step: Number(metadata['step']) },
-        log: await readLog(store),
+        log: await readTrainingLog(store),
       };
     },
   };
 }
 
-/** The training log; an empty one where it is missing or unreadable. */
-async function readLog(store: ModelStore): Promise<TrainingLog> {
+/**
+ * The weights a model in a store denoises with, as `srdtrans denoise` chooses them in a model
+ * directory: best.safetensors where training wrote one, else the newest epoch; undefined when
+ * no epoch has finished yet. `chosen` says which, in words.
+ */
+export async function chooseStoreWeights(store: ModelStore): Promise<{ tensors: StateDict; chosen: string } | undefined> {
+  const keys = await store.list();
+  if (keys.includes(BEST_FILE)) {
+    const { tensors, metadata } = decodeWeights((await store.get(BEST_FILE))!, store.nameOf(BEST_FILE));
+    return { tensors: tensors as StateDict, chosen: `best: epoch ${metadata['epoch'] ?? '?'}, lowest validation loss (${Number(metadata['val_loss']).toPrecision(4)})` };
+  }
+  const epochOf = (key: string): number => Number(/^epoch-(\d+)\.safetensors$/.exec(key)?.[1] ?? NaN);
+  const newest = keys.filter((k) => Number.isFinite(epochOf(k))).sort((a, b) => epochOf(a) - epochOf(b)).at(-1);
+  if (!newest) return undefined;
+  const { tensors } = decodeWeights((await store.get(newest))!, store.nameOf(newest));
+  return { tensors: tensors as StateDict, chosen: `newest: ${newest} (no validation, so no best epoch)` };
+}
+
+/** The training log (what a run has done so far); an empty one where it is missing or unreadable. */
+export async function readTrainingLog(store: ModelStore): Promise<TrainingLog> {
   try {
     const bytes = await store.get(LOG_FILE);
     const log = (bytes ? JSON.parse(new TextDecoder().decode(bytes)) : {}) as Partial<TrainingLog>;

@@ -266,39 +266,67 @@ export function* tiffTail(plan: TiffPlan, shape: readonly [number, number, numbe
   }
 }
 
+/** Puts `bytes` at `offset` of a file (an array in memory, a browser's sync access handle). */
+export type WriteAt = (bytes: Uint8Array, offset: number) => void;
+
 /**
- * A TIFF file built in memory as frames arrive (a FrameSink for denoiseStack): the browser's
- * way to a downloadable stack. `name` is what messages call the file.
+ * A TIFF file written part by part as frames arrive (a FrameSink for denoiseStack), to wherever
+ * `writeAt` puts bytes: the header first, each frame at its place, the directories at `finish`.
+ * `name` is what messages call the file.
  */
-export class TiffEncoder {
+export class TiffStreamEncoder {
   readonly plan: TiffPlan;
-  private readonly file: Uint8Array;
   private written = 0;
 
   constructor(
     readonly name: string,
     readonly shape: readonly [t: number, h: number, w: number],
     readonly dtype: StackDType,
+    private readonly writeAt: WriteAt,
     opts: WriteOptions = {},
   ) {
     this.plan = planTiff(name, shape, dtype, opts);
-    this.file = new Uint8Array(this.plan.fileBytes);
-    this.file.set(tiffHead(this.plan, shape, dtype));
+    writeAt(tiffHead(this.plan, shape, dtype), 0);
   }
 
   /** Appends whole frames of the stack's dtype. */
   writeFrames(data: StackArray): void {
     const n = checkFrames(this.name, this.shape, this.dtype, this.written, data);
     if (n instanceof StackError) throw n;
-    this.file.set(frameBytes(data), this.plan.dataOffset + this.written * this.plan.frameBytes);
+    this.writeAt(frameBytes(data), this.plan.dataOffset + this.written * this.plan.frameBytes);
     this.written += n;
+  }
+
+  /** Writes the directories once every frame has been written; the file is then complete. */
+  finish(): void {
+    const [t] = this.shape;
+    if (this.written !== t) throw cannotWrite(this.name, `only ${this.written} of ${t} frames were written`, 'Write every frame first');
+    for (const { offset, bytes } of tiffTail(this.plan, this.shape, this.dtype)) this.writeAt(bytes, offset);
+  }
+}
+
+/**
+ * A TIFF file built in memory as frames arrive (a FrameSink for denoiseStack): the browser's
+ * way to a downloadable stack. `name` is what messages call the file.
+ */
+export class TiffEncoder {
+  private readonly file: Uint8Array;
+  private readonly stream: TiffStreamEncoder;
+
+  constructor(name: string, shape: readonly [t: number, h: number, w: number], dtype: StackDType, opts: WriteOptions = {}) {
+    const file = new Uint8Array(planTiff(name, shape, dtype, opts).fileBytes);
+    this.stream = new TiffStreamEncoder(name, shape, dtype, (bytes, offset) => file.set(bytes, offset), opts);
+    this.file = file;
+  }
+
+  /** Appends whole frames of the stack's dtype. */
+  writeFrames(data: StackArray): void {
+    this.stream.writeFrames(data);
   }
 
   /** The whole file, once every frame has been written. */
   bytes(): Uint8Array {
-    const [t] = this.shape;
-    if (this.written !== t) throw cannotWrite(this.name, `only ${this.written} of ${t} frames were written`, 'Write every frame first');
-    for (const { offset, bytes } of tiffTail(this.plan, this.shape, this.dtype)) this.file.set(bytes, offset);
+    this.stream.finish();
     return this.file;
   }
 }
