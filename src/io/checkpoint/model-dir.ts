@@ -8,7 +8,9 @@ import { pthModel } from './pth-model.js';
 import { readPth } from './files.js';
 import type { ModelRecord } from '../../train/record.js';
 import { folderStore, writeChecked } from './model-folder.js';
-import { BEST_FILE, CONFIG_FILE, decodeWeights, encodeModelRecord, epochFileName, parseModelRecord } from './model-store.js';
+import {
+  BEST_FILE, CONFIG_FILE, decodeWeights, describeBest, describeNewest, encodeModelRecord, epochFileName, newestEpochName, parseModelRecord,
+} from './model-store.js';
 
 /** Model directories in Node (the layout: model-store.ts): reading them, choosing the weights to denoise with. */
 
@@ -51,13 +53,9 @@ export async function latestEpochFile(dir: string): Promise<string> {
   } catch (err) {
     throw new CheckpointError(`${dir}: model directory not found`, { cause: err });
   }
-  // Numeric order: names are zero-padded to three digits only, so epoch-1000 sorts before epoch-999 by name.
-  const epochNumber = (n: string): number => Number(/^epoch-(\d+)\.safetensors$/.exec(n)![1]);
-  const epochs = names.filter((n) => /^epoch-\d+\.safetensors$/.test(n)).sort((a, b) => epochNumber(a) - epochNumber(b));
-  if (epochs.length === 0) {
-    throw new CheckpointError(`${dir}: holds no epoch checkpoint yet; train at least one epoch or pass a checkpoint file`);
-  }
-  return path.join(dir, epochs[epochs.length - 1]!);
+  const newest = newestEpochName(names);
+  if (!newest) throw new CheckpointError(`${dir}: holds no epoch checkpoint yet; train at least one epoch or pass a checkpoint file`);
+  return path.join(dir, newest);
 }
 
 export interface ResolvedModel {
@@ -88,10 +86,10 @@ export async function chooseWeights(dir: string, epoch?: number): Promise<{ file
   const best = path.join(dir, BEST_FILE);
   if (await isFile(best)) {
     const meta = await readMetadata(best);
-    return { file: best, chosen: `best: epoch ${meta['epoch'] ?? '?'}, lowest validation loss (${Number(meta['val_loss']).toPrecision(4)})` };
+    return { file: best, chosen: describeBest(meta) };
   }
   const latest = await latestEpochFile(dir);
-  return { file: latest, chosen: `newest: ${path.basename(latest)} (no validation, so no best epoch)` };
+  return { file: latest, chosen: describeNewest(path.basename(latest)) };
 }
 
 export async function isFile(file: string): Promise<boolean> {

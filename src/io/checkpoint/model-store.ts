@@ -100,13 +100,28 @@ export async function chooseStoreWeights(store: ModelStore): Promise<{ tensors: 
   const keys = await store.list();
   if (keys.includes(BEST_FILE)) {
     const { tensors, metadata } = decodeWeights((await store.get(BEST_FILE))!, store.nameOf(BEST_FILE));
-    return { tensors: tensors as StateDict, chosen: `best: epoch ${metadata['epoch'] ?? '?'}, lowest validation loss (${Number(metadata['val_loss']).toPrecision(4)})` };
+    return { tensors: tensors as StateDict, chosen: describeBest(metadata) };
   }
-  const epochOf = (key: string): number => Number(/^epoch-(\d+)\.safetensors$/.exec(key)?.[1] ?? NaN);
-  const newest = keys.filter((k) => Number.isFinite(epochOf(k))).sort((a, b) => epochOf(a) - epochOf(b)).at(-1);
+  const newest = newestEpochName(keys);
   if (!newest) return undefined;
   const { tensors } = decodeWeights((await store.get(newest))!, store.nameOf(newest));
-  return { tensors: tensors as StateDict, chosen: `newest: ${newest} (no validation, so no best epoch)` };
+  return { tensors: tensors as StateDict, chosen: describeNewest(newest) };
+}
+
+/** The last epoch's checkpoint among `names`, in numeric order (names are zero-padded to three digits only). */
+export function newestEpochName(names: readonly string[]): string | undefined {
+  const epochOf = (n: string): number => Number(/^epoch-(\d+)\.safetensors$/.exec(n)?.[1] ?? NaN);
+  return names.filter((n) => Number.isFinite(epochOf(n))).sort((a, b) => epochOf(a) - epochOf(b)).at(-1);
+}
+
+/** How `denoise` says it took best.safetensors, from that file's metadata. */
+export function describeBest(metadata: Record<string, string>): string {
+  return `best: epoch ${metadata['epoch'] ?? '?'}, lowest validation loss (${Number(metadata['val_loss']).toPrecision(4)})`;
+}
+
+/** How `denoise` says it took the newest epoch, where a run without validation has no best. */
+export function describeNewest(name: string): string {
+  return `newest: ${name} (no validation, so no best epoch)`;
 }
 
 /** The training log (what a run has done so far); an empty one where it is missing or unreadable. */
