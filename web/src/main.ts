@@ -424,10 +424,12 @@ ui.modelDownload.addEventListener('click', async () => {
 
 async function training(label: string, start: () => Running<'train' | 'resume'>): Promise<void> {
   const result = await job(label, start);
+  // The figures first, in the same task as the status `done` that automation waits for.
+  if (result) {
+    setModel(result.model);
+    ui.progressText.textContent = `trained ${result.steps} steps in ${result.seconds.toFixed(1)} s (${(result.seconds / Math.max(1, result.steps)).toFixed(3)} s a step)`;
+  }
   await refreshModels();
-  if (!result) return;
-  setModel(result.model);
-  ui.progressText.textContent = `trained ${result.steps} steps in ${result.seconds.toFixed(1)} s (${(result.seconds / Math.max(1, result.steps)).toFixed(3)} s a step)`;
 }
 
 ui.train.addEventListener('click', () => void training('training', () => client.run({ kind: 'train', backend: backend(), fields: trainFields() }, onEvent())));
