@@ -3,6 +3,7 @@
  *   train    forward, forward+backward and Adam step per backend (issue: training speed); --profile: time per kernel
  *   compare  ours against the PyTorch reference (tools/torch-reference) at the same shapes
  *   ort-profile  ONNX Runtime's own profile of a denoise patch: time per operator and node
+ *   webgpu-tune  the WGSL convolutions' launch shapes timed on this adapter; --write keeps the fastest
  *   torch-env  the reference's forward and training step under each allocator and OpenMP setting
  *   memory   peak RSS of `srdtrans denoise` on a short and a long stack (issue 7)
  *   workers  `srdtrans denoise` wall time with 1, 2, … worker threads (issue 7)
@@ -23,6 +24,7 @@ const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void
   parity: () => import('./parity.js'),
   'torch-env': () => import('./torch-env.js'),
   'ort-profile': () => import('./ort-profile.js'),
+  'webgpu-tune': () => import('./webgpu-tune.js'),
   browser: () => import('./browser.js'),
 };
 

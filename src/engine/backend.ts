@@ -23,6 +23,7 @@ const NODE_HOST: EngineHost = {
     return (await import('./dawn.js')).dawnGpu();
   },
   lookAtAdapter: () => (adapterLook ??= import('./dawn.js').then((d) => d.lookAtDawnAdapter())),
+  webGpuTuning: async (adapter) => (await import('./webgpu-tuning-file.js')).readWebGpuTuning(adapter),
   registerGradients: () =>
     import(GRADIENTS).catch((err: unknown) => {
       throw new Error(`TF.js's gradients for Node are missing (${GRADIENTS}): run \`npm run build\``, { cause: err });

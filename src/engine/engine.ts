@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
+import type { WebGpuTuning } from './kernels/webgpu-tuning.js';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 export type BackendChoice = BackendName | 'auto';
@@ -20,6 +21,8 @@ export interface EngineInfo {
   softwareAdapter?: boolean;
   /** Why this backend, for `auto`. */
   reason: string;
+  /** webgpu: whether our kernels run with launch shapes measured on this adapter. */
+  tuned?: boolean;
 }
 
 /** WebGPU, or why there is none. */
@@ -37,6 +40,8 @@ export interface EngineHost {
    * software one's limits straight to stderr).
    */
   lookAtAdapter?(): Promise<AdapterLook>;
+  /** The launch shapes measured fastest on this adapter (`npm run bench -- webgpu-tune`), where the host keeps them. */
+  webGpuTuning?(adapter: string): Promise<WebGpuTuning | undefined>;
 }
 
 /** An adapter as the GPU describes itself, or why there is none. */
@@ -98,12 +103,12 @@ export async function initEngine(choice: BackendChoice = 'auto', host: EngineHos
     if (!gpu) {
       throw new ConfigError(`WebGPU is not available here (${(probe as NoGpu).why}): use --backend wasm or cpu, or install a Vulkan driver`);
     }
-    await activateWebGpu(gpu);
-    return { backend: 'webgpu', adapter: gpu.description, softwareAdapter: gpu.software, reason: 'requested' };
+    const tuned = await activateWebGpu(gpu, host);
+    return { backend: 'webgpu', adapter: gpu.description, softwareAdapter: gpu.software, reason: 'requested', tuned };
   }
   if (gpu && !gpu.software) {
-    await activateWebGpu(gpu);
-    return { backend: 'webgpu', adapter: gpu.description, softwareAdapter: false, reason: 'hardware GPU adapter found' };
+    const tuned = await activateWebGpu(gpu, host);
+    return { backend: 'webgpu', adapter: gpu.description, softwareAdapter: false, reason: 'hardware GPU adapter found', tuned };
   }
   return activateCpuPath(gpu?.description, (probe as NoGpu).why);
 }
@@ -135,7 +140,7 @@ export async function hardwareWebGpuAvailable(host: EngineHost = BROWSER_HOST): 
 }
 
 export function describeEngine(info: EngineInfo): string {
-  const adapter = info.adapter ? ` on ${info.adapter}${info.softwareAdapter ? ' (software)' : ''}` : '';
+  const adapter = info.adapter ? ` on ${info.adapter}${info.softwareAdapter ? ' (software)' : ''}${info.tuned ? ', tuned kernels' : ''}` : '';
   return `backend ${info.backend}${adapter} (${info.reason})`;
 }
 
@@ -148,9 +153,12 @@ async function activate(name: BackendName): Promise<void> {
   quietCpuBanner();
 }
 
-async function activateWebGpu(probe: GpuProbe): Promise<void> {
-  (await import('./webgpu.js')).registerWebGpu(probe.adapter);
+/** Starts WebGPU with our kernels, tuned for this adapter where the host has a tuning; says whether it had. */
+async function activateWebGpu(probe: GpuProbe, host: EngineHost): Promise<boolean> {
+  const tuning = await host.webGpuTuning?.(probe.description);
+  (await import('./webgpu.js')).registerWebGpu(probe.adapter, tuning);
   await activate('webgpu');
+  return tuning !== undefined;
 }
 
 /** The adapter probe is cached per host: Dawn's instance must outlive every device made from it. */

@@ -3,11 +3,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { registerWebGpuAttentionKernels } from './kernels/attention.webgpu.js';
 import { registerWebGpuConvKernels } from './kernels/conv3d.webgpu.js';
+import type { WebGpuTuning } from './kernels/webgpu-tuning.js';
 
 let registered = false;
 
-/** Registers the 'webgpu' backend on `adapter` (once) and our kernels. */
-export function registerWebGpu(adapter: GPUAdapter): void {
+/** Registers the 'webgpu' backend on `adapter` (once) and our kernels, launched as `tuning` says (default: untuned). */
+export function registerWebGpu(adapter: GPUAdapter, tuning?: WebGpuTuning): void {
   if (!registered) {
     registered = true;
     // The package registers a factory of its own on import where navigator.gpu exists, one that
@@ -30,6 +31,6 @@ export function registerWebGpu(adapter: GPUAdapter): void {
       return new WebGPUBackend(device, adapter.info);
     });
   }
-  registerWebGpuConvKernels();
+  registerWebGpuConvKernels(tuning);
   registerWebGpuAttentionKernels();
 }

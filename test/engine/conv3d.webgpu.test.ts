@@ -171,6 +171,29 @@ test('dx and dW through conv3dS1 (Conv3D + Conv3DBackpropFilterV2) match the cpu
   }
 });
 
+test('other launch shapes (a tuning) give the same results', async (t) => {
+  if (!haveGpu(t)) return;
+  // The smallest register tiles, and a filter gradient split into as many partial sums as it allows.
+  registerWebGpuConvKernels({ convRows: 1, convQuads: 1, minThreads: 1, targetWorkgroups: 100_000 });
+  const programs = () => Object.keys((tf.backend() as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache);
+  const before = new Set(programs());
+  try {
+    for (const f of fwdInputs) {
+      const err = relErr(await forward(f.c, f.d!), f.ref!);
+      assert.ok(err <= TOL, `${label(f.c)}: relative error ${err}`);
+    }
+    for (const g of gradInputs) {
+      const got = await grads(g.c, g.d!, (x, w) => conv3dS1(x, w, g.c.pad));
+      assert.ok(relErr(got.dw, g.dw!) <= TOL, `${label(g.c)}: dW`);
+    }
+    // Shader keys end in the register tile (rows, quads): these ran with one row and one quad.
+    const built = programs().filter((k) => !before.has(k) && k.startsWith('conv3dGemm_'));
+    assert.ok(built.length > 0 && built.every((k) => /^conv3dGemm_(\d+_){5}1_1_/.test(k)), `programs built: ${built.join(' ')}`);
+  } finally {
+    registerWebGpuConvKernels();
+  }
+});
+
 test('dW through tf.conv3d’s own gradient matches the cpu reference', async (t) => {
   if (!haveGpu(t)) return;
   // Only dW is ours here (dx is the stock Conv3DBackpropInputV2); a second route into the kernel.

@@ -36,6 +36,7 @@ import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensor
 // import of the package would put them back over ours.
 import '@tensorflow/tfjs-backend-webgpu';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { DEFAULT_WEBGPU_TUNING, type WebGpuTuning } from './webgpu-tuning.js';
 
 /** Threads per workgroup: 64 is valid on every WebGPU device and a multiple of every warp width. */
 const WG = 64;
@@ -186,16 +187,17 @@ interface FwdTile {
 }
 
 /**
- * Threads below which a grid would leave a large GPU mostly idle (about 128 workgroups); smaller
- * register tiles then make more threads. A guess: no hardware adapter was at hand to tune it.
+ * The launch shapes in use (webgpu-tuning.ts): set when the kernels are registered, for the
+ * adapter the engine runs on. Below `minThreads` threads a grid would leave a large GPU mostly
+ * idle, so smaller register tiles make more of them.
  */
-const MIN_THREADS = 8192;
+let tuning: WebGpuTuning = DEFAULT_WEBGPU_TUNING;
 
 function fwdTile(cout: number, m: number): FwdTile {
-  const tn4 = Math.min(4, pow2Ceil(Math.ceil(cout / 4)));
+  const tn4 = Math.min(tuning.convQuads, pow2Ceil(Math.ceil(cout / 4)));
   const tilesN = Math.ceil(Math.ceil(cout / 4) / tn4);
-  let rm = 4;
-  while (rm > 1 && (WG * (rm / 2) >= m || Math.ceil(m / rm) * tilesN < MIN_THREADS)) rm /= 2;
+  let rm: number = tuning.convRows;
+  while (rm > 1 && (WG * (rm / 2) >= m || Math.ceil(m / rm) * tilesN < tuning.minThreads)) rm /= 2;
   return { tn4, rm };
 }
 
@@ -226,7 +228,7 @@ class Conv3DGemmProgram implements WebGPUProgram {
     this.dispatchLayout = { x: [0] };
     this.dispatch = [Math.ceil(m / (WG * this.tile.rm)) * this.tilesN(), 1, 1];
     const { kt, kh, kw, cin, cout } = dims;
-    this.shaderKey = `conv3dGemm_${kt}_${kh}_${kw}_${cin}_${cout}_${this.tile.rm}`;
+    this.shaderKey = `conv3dGemm_${kt}_${kh}_${kw}_${cin}_${cout}_${this.tile.rm}_${this.tile.tn4}`;
   }
 
   private tilesN(): number {
@@ -326,7 +328,7 @@ function dwTile(d: FilterDims): DwTile {
   const quads = Math.ceil((d.kt * d.kh * d.kw * d.cin) / 4);
   let q = WG;
   while (q > 1 && (Math.ceil(quads / q) * q - quads) * 8 > Math.ceil(quads / q) * q) q /= 2;
-  return { q, tn4: Math.min(4, pow2Ceil(Math.ceil(d.cout / 4))) };
+  return { q, tn4: Math.min(tuning.convQuads, pow2Ceil(Math.ceil(d.cout / 4))) };
 }
 
 /** Workgroups per split of all the lanes (filter-row tiles × channel tiles). */
@@ -365,7 +367,7 @@ class Conv3DFilterGradProgram implements WebGPUProgram {
     this.dispatchLayout = { x: [0] };
     this.dispatch = [dwTiles(dims) * Math.ceil(splits / (WG / this.tile.q)), 1, 1];
     const { kt, kh, kw, cin, cout } = dims;
-    this.shaderKey = `conv3dFilterGradGemm_${kt}_${kh}_${kw}_${cin}_${cout}`;
+    this.shaderKey = `conv3dFilterGradGemm_${kt}_${kh}_${kw}_${cin}_${cout}_${this.tile.q}_${this.tile.tn4}`;
   }
 
   getUserCode(): string {
@@ -517,8 +519,6 @@ function dimsOf(filterShape: number[]): FilterDims {
 
 /** Above this many floats a split's partials are not worth their memory. */
 const MAX_PARTIAL_FLOATS = 1 << 24;
-/** Enough workgroups to fill a large GPU (H100: 132 SMs × 32 resident 64-thread groups). */
-const TARGET_WORKGROUPS = 2048;
 /** Positions per split below which the partial write and the extra sum stop paying. */
 const MIN_SPLIT_POSITIONS = 256;
 
@@ -526,7 +526,8 @@ const MIN_SPLIT_POSITIONS = 256;
 function filterGradSplit(m: number, dims: FilterDims): { splits: number; chunk: number } {
   const ktot = dims.kt * dims.kh * dims.kw * dims.cin;
   const lanes = WG / dwTile(dims).q;
-  let splits = Math.ceil(TARGET_WORKGROUPS / dwTiles(dims)) * lanes;
+  // The default fills a large GPU (H100: 132 SMs × 32 resident 64-thread groups).
+  let splits = Math.ceil(tuning.targetWorkgroups / dwTiles(dims)) * lanes;
   splits = Math.min(splits, Math.ceil(m / MIN_SPLIT_POSITIONS), Math.floor(MAX_PARTIAL_FLOATS / (ktot * dims.cout)));
   // An empty output (a 'valid' kernel longer than the volume) still needs one range writing zeros.
   const chunk = Math.max(1, Math.ceil(m / Math.max(1, splits)));
@@ -619,10 +620,11 @@ for (const f of [conv3DGemm, conv3DFilterGradGemm]) Object.defineProperty(f, OUR
 
 /**
  * Replaces the webgpu backend's Conv3D and Conv3DBackpropFilterV2 with the implicit-GEMM
- * programs above (anything but stride 1 / dilation 1 / NDHWC / float32 goes to the stock kernel).
- * Idempotent.
+ * programs above (anything but stride 1 / dilation 1 / NDHWC / float32 goes to the stock kernel),
+ * launched as `launch` says. Idempotent; registering again changes only the launch shapes.
  */
-export function registerWebGpuConvKernels(): void {
+export function registerWebGpuConvKernels(launch: WebGpuTuning = DEFAULT_WEBGPU_TUNING): void {
+  tuning = launch;
   if (stockConv3D !== undefined) return;
   const conv = tf.getKernel('Conv3D', 'webgpu');
   const grad = tf.getKernel('Conv3DBackpropFilterV2', 'webgpu');
@@ -648,4 +650,5 @@ export function unregisterWebGpuConvKernels(): void {
   tf.registerKernel(stockFilterGrad);
   stockConv3D = undefined;
   stockFilterGrad = undefined;
+  tuning = DEFAULT_WEBGPU_TUNING;
 }
