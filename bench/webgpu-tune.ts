@@ -69,14 +69,13 @@ export async function main(args: string[]): Promise<void> {
     return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
   };
 
-  const rows: string[][] = [];
+  /** Step ms by tuning, in the order timed. */
   const timed = new Map<string, number>();
   const measure = async (tuning: WebGpuTuning): Promise<number> => {
     const key = describeTuning(tuning);
     if (!timed.has(key)) {
       const ms = await timeStep(tuning);
       timed.set(key, ms);
-      rows.push([key, ms.toFixed(1)]);
       out(`  ${key}: ${ms.toFixed(1)} ms`);
     }
     return timed.get(key)!;
@@ -93,7 +92,7 @@ export async function main(args: string[]): Promise<void> {
     }
     // Timed first, the defaults met a colder process than the rest: time them again.
     const defaultMs = Math.min(timed.get(describeTuning(DEFAULT_WEBGPU_TUNING))!, await timeStep(DEFAULT_WEBGPU_TUNING));
-    out('\n' + table([['launch shapes', 'step ms'], ...rows]));
+    out('\n' + table([['launch shapes', 'step ms'], ...[...timed].map(([key, ms]) => [key, ms.toFixed(1)])]));
     out(`\nfastest: ${describeTuning(best)}: ${bestMs.toFixed(1)} ms, ${(defaultMs / bestMs).toFixed(2)}× the defaults' speed`);
     if (values.write) {
       await writeWebGpuTuning(adapter, best);

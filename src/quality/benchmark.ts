@@ -80,7 +80,10 @@ export interface ConditionResult {
   stacks: { noisy: Stack; clean: Stack; labels: ArrayLike<number> | null; learned: { method: string; stack: Stack }[] };
 }
 
-export const METHODS = ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 'mean image', 'SRDTrans (spatial)', 'temporal sampling (DeepCAD-style)'] as const;
+/** The learned methods: the same network trained with each sampling strategy. */
+const LEARNED = { spatial: 'SRDTrans (spatial)', temporal: 'temporal sampling (DeepCAD-style)' } as const satisfies Record<SamplingStrategy, string>;
+
+export const METHODS = ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 'mean image', LEARNED.spatial, LEARNED.temporal] as const;
 
 /** The calcium conditions of `bench quality` at a fixed photon level. */
 export function calciumConditions(frameRates: readonly number[], photons: number): Condition[] {
@@ -163,9 +166,8 @@ async function runCondition(condition: Condition, options: QualityOptions): Prom
   record('moving average', movingAverage(sim.noisy, 3), t0);
   t0 = performance.now();
   record('mean image', meanImage(sim.noisy), t0);
-  const samplings = options.samplings ?? ['spatial', 'temporal'];
-  for (const [sampling, method] of [['spatial', METHODS[5]], ['temporal', METHODS[6]]] as const) {
-    if (!samplings.includes(sampling)) continue;
+  for (const sampling of options.samplings ?? (['spatial', 'temporal'] as const)) {
+    const method = LEARNED[sampling];
     t0 = performance.now();
     const { stack, steps } = await trainAndDenoise(sim.noisy, sampling, method, condition, options);
     learned.push({ method, stack });
