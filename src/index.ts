@@ -77,10 +77,11 @@ export {
 export { simulateCalcium, type CalciumOptions, type CalciumResult } from './quality/simulate/calcium.js';
 export { simulateSmlm, type SmlmOptions, type SmlmResult } from './quality/simulate/smlm.js';
 export {
-  evaluate, neuronTraces, pearson, psnrDb, snrDb, ssim, standardizedSnrDb, type Evaluation, type MetricOptions,
+  errorSplit, evaluate, neuronTraces, pearson, psnrDb, snrDb, ssim, standardizedSnrDb, type ErrorSplit, type Evaluation, type MetricOptions,
 } from './quality/metrics.js';
-export { formatEvaluation, formatGains } from './quality/format.js';
+export { formatErrorSplit, formatEvaluation, formatGains } from './quality/format.js';
 export { DEMO_MODEL, DEMO_RECIPE, DEMO_STACK, demoDenoisePatchXY, demoTraining, isDemoModel } from './quality/demo.js';
 export { gaussianSpatial, gaussianSpatioTemporal, meanImage, movingAverage } from './quality/baselines.js';
+export { linearOracle } from './quality/oracle.js';
 export { imageMontage, linePlot, type LinePlotOptions, type MontageOptions, type MontagePanel, type PlotSeries } from './report/png.js';
 export { comparisonFigure, type ComparisonInput } from './report/comparison.js';

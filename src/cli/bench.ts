@@ -183,6 +183,7 @@ async function writeReport(out: string, results: ConditionResult[], meta: Report
     `| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`,
     ...results.map((r) => `| ${r.condition.name} | ${methods.map((m) => cell(r, m, key)).join(' | ')} |`), '',
   ].join('\n');
+  const split = results.filter((r) => r.results.some((x) => x.evaluation.error_split !== null));
   const stepsRun = results.map((r) => `${r.condition.name}${r.condition.photons === null ? '' : ` (${r.condition.photons} photons/px)`}: ` +
     r.results.filter((x) => x.steps !== null).map((x) => `${x.method} ${x.steps}`).join(', ')).join('; ');
   const md = [
@@ -194,6 +195,19 @@ async function writeReport(out: string, results: ConditionResult[], meta: Report
     table('snr_z_db', 'SNR (dB, both stacks standardised: the scale of the SRDTrans paper)'),
     table('snr_db', 'SNR (dB, after an affine fit to the ground truth, camera offset left out)'),
     table('psnr_db', 'PSNR (dB)'), table('ssim', 'SSIM'), table('trace_r', 'Neuron trace correlation'),
+    ...(split.length > 0 ? [
+      '### Where the error lies', '',
+      'The mean squared difference of the standardised stacks (10^(−SNR/10) of the first table) in three parts: ' +
+        'static image / cell activity / background activity. The static part is the error of the temporal mean image; ' +
+        'the other two are the error left in the frames\' variations around it, inside the cells and outside them.', '',
+      `| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`,
+      ...split.map((r) => `| ${r.condition.name} | ${methods.map((m) => {
+        const e = r.results.find((x) => x.method === m)?.evaluation.error_split;
+        return e ? `${e.static.toFixed(3)} / ${e.cells.toFixed(3)} / ${e.background.toFixed(3)}` : 'n/a';
+      }).join(' | ')} |`), '',
+    ] : []),
+    'The linear oracle is not a method: it is the best linear estimate of each frame given the ground truth\'s own mean image, ' +
+      'frame covariance and noise variance, which no denoiser has. It shows how much of the truth the noisy stack holds.', '',
   ].join('\n');
   await writeFileAtomic(path.join(out, 'results.md'), md);
   await writeFileAtomic(path.join(out, 'results.json'), JSON.stringify({ ...meta, results: results.map(({ condition, results: r }) => ({ condition, results: r })) }, null, 2) + '\n');

@@ -7,9 +7,9 @@ import { numberOption, parseCommand, stringOption, type OptionSpec } from './arg
 const SPEC: OptionSpec = {
   denoised: { type: 'string', help: 'the stack to score (TIFF or OME-Zarr)' },
   reference: { type: 'string', help: 'the ground truth (TIFF or OME-Zarr), same shape' },
-  masks: { type: 'string', help: 'neuron label image (TIFF, one frame; 0 = background) for trace correlation' },
+  masks: { type: 'string', help: 'neuron label image (TIFF, one frame; 0 = background) for trace correlation and the error split' },
   baseline: { type: 'string', help: 'camera offset carried by the reference, left out of the SNR\'s signal energy', default: 0 },
-  json: { type: 'boolean', help: 'print one JSON object: snr_db, snr_z_db, psnr_db, ssim, trace_r' },
+  json: { type: 'boolean', help: 'print one JSON object: snr_db, snr_z_db, psnr_db, ssim, trace_r, error_split' },
 };
 
 export async function run(args: string[]): Promise<number> {

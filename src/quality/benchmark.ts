@@ -9,6 +9,7 @@ import { train } from '../train/loop.js';
 import type { ScheduleKind } from '../train/schedule.js';
 import { denoiseToStack } from '../infer/denoise.js';
 import { gaussianSpatial, gaussianSpatioTemporal, meanImage, movingAverage } from './baselines.js';
+import { linearOracle } from './oracle.js';
 import { evaluate, standardizedSnrDb, type Evaluation } from './metrics.js';
 import { simulateCalcium } from './simulate/calcium.js';
 import { simulateSmlm } from './simulate/smlm.js';
@@ -83,7 +84,13 @@ export interface ConditionResult {
 /** The learned methods: the same network trained with each sampling strategy. */
 const LEARNED = { spatial: 'SRDTrans (spatial)', temporal: 'temporal sampling (DeepCAD-style)' } as const satisfies Record<SamplingStrategy, string>;
 
-export const METHODS = ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 'mean image', LEARNED.spatial, LEARNED.temporal] as const;
+/**
+ * Not a method: the best linear estimate given the ground truth's own statistics (oracle.ts), to
+ * show how far the noise level itself limits any denoiser.
+ */
+const ORACLE = 'linear oracle (truth statistics)';
+
+export const METHODS = ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 'mean image', LEARNED.spatial, LEARNED.temporal, ORACLE] as const;
 
 /** The calcium conditions of `bench quality` at a fixed photon level. */
 export function calciumConditions(frameRates: readonly number[], photons: number): Condition[] {
@@ -173,6 +180,8 @@ async function runCondition(condition: Condition, options: QualityOptions): Prom
     learned.push({ method, stack });
     record(method, stack, t0, steps);
   }
+  t0 = performance.now();
+  record(ORACLE, linearOracle(sim.noisy, sim.clean), t0);
   return { condition, results, frames, stacks: { noisy: sim.noisy, clean: sim.clean, labels: masks?.labels ?? null, learned } };
 }
 

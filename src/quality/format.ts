@@ -1,5 +1,5 @@
 /** Scores as `srdtrans evaluate` and `srdtrans demo` print them, and the browser app shows them. */
-import type { Evaluation } from './metrics.js';
+import type { ErrorSplit, Evaluation } from './metrics.js';
 
 export function formatEvaluation(e: Evaluation): string {
   return [
@@ -8,7 +8,15 @@ export function formatEvaluation(e: Evaluation): string {
     `PSNR     ${e.psnr_db.toFixed(2)} dB`,
     `SSIM     ${e.ssim.toFixed(4)}`,
     `trace r  ${e.trace_r === null ? 'n/a (no masks)' : e.trace_r.toFixed(4)}`,
+    ...(e.error_split ? [`error    ${formatErrorSplit(e.error_split)}`] : []),
   ].join('\n');
+}
+
+/** The error's parts as shares: where a denoiser falls short. */
+export function formatErrorSplit(e: ErrorSplit): string {
+  const total = e.static + e.cells + e.background;
+  const pc = (v: number) => `${total > 0 ? Math.round((100 * v) / total) : 0} %`;
+  return `${pc(e.static)} in the static image, ${pc(e.cells)} in cell activity, ${pc(e.background)} in background activity`;
 }
 
 /** One line: what denoising gained over the raw stack. */

@@ -37,6 +37,19 @@ export interface Evaluation {
   ssim: number;
   /** Mean neuron trace correlation; null when no masks were given or no trace was usable. */
   trace_r: number | null;
+  /** Where the standardised error lies (errorSplit); null when no masks were given. */
+  error_split: ErrorSplit | null;
+}
+
+/**
+ * The mean squared difference of the standardised stacks, 2·(1 − r) = 10^(−snr_z_db/10), in
+ * three parts that add up to it: the error of the temporal mean image (static structure), and
+ * the error left in the frames' variations around it inside the cells and outside them.
+ */
+export interface ErrorSplit {
+  static: number;
+  cells: number;
+  background: number;
 }
 
 function isStack(v: StackLike): v is Stack {
@@ -326,7 +339,51 @@ export function neuronTraces(x: ArrayLike<number>, labels: ArrayLike<number>): (
 }
 
 /**
- * All metrics at once. `masks` (e.g. a simulation's) enables trace_r; its labels must be one
+ * Splits the standardised error (see ErrorSplit). Both stacks are standardised over all voxels
+ * first, as for standardizedSnrDb, so the parts add up to 10^(−standardizedSnrDb/10) (for a
+ * constant x, x̂ = 0). `labels` (one frame, 0 = background) say which pixels are cells.
+ */
+export function errorSplit(x: StackLike, gt: StackLike, labels: ArrayLike<number>): ErrorSplit {
+  const [a, g] = pair(x, gt);
+  const P = labels.length;
+  if (P === 0 || g.length % P !== 0) {
+    throw new StackError(`the cell mask has ${P} pixels, which does not divide the stack's ${g.length} voxels: the mask must be one frame of the stack`);
+  }
+  const T = g.length / P;
+  const za = standardizer(a);
+  const zg = standardizer(g);
+  const meanErr = new Float64Array(P);
+  for (let t = 0; t < T; t++) for (let p = 0; p < P; p++) meanErr[p]! += za(a[t * P + p]!) - zg(g[t * P + p]!);
+  for (let p = 0; p < P; p++) meanErr[p]! /= T;
+  let stat = 0;
+  let cells = 0;
+  let background = 0;
+  for (let p = 0; p < P; p++) stat += T * meanErr[p]! ** 2;
+  for (let t = 0; t < T; t++) {
+    for (let p = 0; p < P; p++) {
+      const d = (za(a[t * P + p]!) - zg(g[t * P + p]!) - meanErr[p]!) ** 2;
+      if (labels[p]! > 0) cells += d;
+      else background += d;
+    }
+  }
+  const n = g.length;
+  return { static: stat / n, cells: cells / n, background: background / n };
+}
+
+/** v ↦ (v − mean)/sd over all of `a`; a constant maps to 0. */
+function standardizer(a: ArrayLike<number>): (v: number) => number {
+  const n = a.length;
+  let m = 0;
+  for (let i = 0; i < n; i++) m += a[i]!;
+  m /= n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (a[i]! - m) ** 2;
+  const sd = Math.sqrt(ss / n);
+  return sd > 0 ? (v) => (v - m) / sd : () => 0;
+}
+
+/**
+ * All metrics at once. `masks` (e.g. a simulation's) enables trace_r and error_split; its labels must be one
  * frame. The shape comes from a Stack argument or opts.shape.
  */
 export function evaluate(
@@ -343,5 +400,6 @@ export function evaluate(
     psnr_db: psnrDb(x, gt, opts?.dataRange),
     ssim: ssim(x, gt, { shape, ...(opts?.dataRange !== undefined ? { dataRange: opts.dataRange } : {}) }),
     trace_r: masks ? traceCorrelation(x, gt, masks.labels) : null,
+    error_split: masks ? errorSplit(x, gt, masks.labels) : null,
   };
 }

@@ -26,12 +26,21 @@ describe('bench quality --paper', () => {
     assert.equal(report.results.length, 1);
     assert.equal(only!.condition.frameRate, 0.3);
     const methods = only!.results.map((m) => m.method);
-    assert.deepEqual(methods, ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 'mean image', 'SRDTrans (spatial)', 'temporal sampling (DeepCAD-style)']);
+    assert.deepEqual(methods, ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 'mean image', 'SRDTrans (spatial)', 'temporal sampling (DeepCAD-style)', 'linear oracle (truth statistics)']);
     const raw = only!.results[0]!.evaluation;
     assert.ok(Math.abs(raw['snr_z_db']! - -1) < 0.05, `raw SNR ${raw['snr_z_db']} dB, expected the paper's -1 dB at 0.3 Hz`);
-    for (const m of only!.results.slice(5)) assert.ok(m.steps! > 0, `${m.method} trained`);
+    for (const m of only!.results.slice(5, 7)) assert.ok(m.steps! > 0, `${m.method} trained`);
+    const oracle = only!.results[7]!.evaluation['snr_z_db']!;
+    for (const m of only!.results.slice(0, 7)) assert.ok(oracle > m.evaluation['snr_z_db']!, `the oracle (${oracle} dB) above ${m.method}`);
     const md = readFileSync(`${out}/results.md`, 'utf8');
-    for (const title of ['SNR (dB, both stacks standardised', 'SSIM', 'Neuron trace correlation']) assert.ok(md.includes(title), title);
+    for (const title of ['SNR (dB, both stacks standardised', 'SSIM', 'Neuron trace correlation', 'Where the error lies', 'The linear oracle is not a method']) {
+      assert.ok(md.includes(title), title);
+    }
+    // static / cell activity / background activity, adding up to the standardised error.
+    const row = md.split('\n').find((l) => l.startsWith('| calcium 0.3 Hz |') && l.includes(' / '))!;
+    const rawParts = row.split(' | ')[1]!.split(' / ').map(Number);
+    const rawError = 10 ** (-raw['snr_z_db']! / 10);
+    assert.ok(Math.abs(rawParts.reduce((a, b) => a + b) - rawError) < 0.002 + 0.001 * rawError, `${rawParts} against ${rawError}`);
     for (const f of ['snr-vs-frame-rate.png', 'examples-calcium-0.3-hz.png', 'traces-calcium-0.3-hz.png', 'models/calcium-0.3-hz-spatial/best.safetensors', 'models/calcium-0.3-hz-temporal/best.safetensors']) {
       assert.ok(existsSync(`${out}/${f}`), f);
     }
@@ -53,7 +62,7 @@ describe('bench quality --paper', () => {
       '--steps', '2', '--epochs', '2', '--patch-xy', '16', '--backend', 'wasm', '--sampling', 'spatial', '--schedule', 'cosine']);
     assertOk(r);
     const report = JSON.parse(readFileSync(`${one}/results.json`, 'utf8')) as Report & { schedule: string };
-    assert.deepEqual(report.results[0]!.results.map((m) => m.method), ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 'mean image', 'SRDTrans (spatial)']);
+    assert.deepEqual(report.results[0]!.results.map((m) => m.method), ['raw', 'gaussian xy', 'gaussian xyt', 'moving average', 'mean image', 'SRDTrans (spatial)', 'linear oracle (truth statistics)']);
     assert.equal(report.schedule, 'cosine');
     const config = JSON.parse(readFileSync(`${one}/models/calcium-0.3-hz-spatial/config.json`, 'utf8')) as { training: { schedule: string } };
     assert.equal(config.training.schedule, 'cosine');

@@ -51,12 +51,13 @@ describe('srdtrans simulate calcium', () => {
 });
 
 describe('srdtrans evaluate', () => {
-  it('--json prints snr_db, snr_z_db, psnr_db, ssim and trace_r; the clean stack scores perfectly against itself', async () => {
+  it('--json prints snr_db, snr_z_db, psnr_db, ssim, trace_r and error_split; the clean stack scores perfectly against itself', async () => {
     const r = await runCli(['evaluate', '--denoised', `${sim}/clean.tif`, '--reference', `${sim}/clean.tif`, '--masks', `${sim}/masks.tif`, '--json']);
     assertOk(r);
     const [e, ...rest] = jsonLines(r.stdout);
     assert.equal(rest.length, 0);
-    assert.deepEqual(Object.keys(e!).sort(), ['psnr_db', 'snr_db', 'snr_z_db', 'ssim', 'trace_r']);
+    assert.deepEqual(Object.keys(e!).sort(), ['error_split', 'psnr_db', 'snr_db', 'snr_z_db', 'ssim', 'trace_r']);
+    assert.deepEqual(e!['error_split'], { static: 0, cells: 0, background: 0 });
     assert.ok(Number(e!['snr_db']) >= 99, `snr ${String(e!['snr_db'])}`);
     assert.ok(Number(e!['psnr_db']) >= 99, `psnr ${String(e!['psnr_db'])}`);
     assert.equal(e!['ssim'], 1);
@@ -74,11 +75,12 @@ describe('srdtrans evaluate', () => {
     assert.ok(Number(e!['snr_db']) < 40 && Number(e!['psnr_db']) < 60, JSON.stringify(e));
     assert.ok(Number(e!['ssim']) < 0.99, JSON.stringify(e));
     assert.equal(e!['trace_r'], null);
+    assert.equal(e!['error_split'], null);
   });
 
   it('prints a readable table without --json', async () => {
     const r = await runCli(['evaluate', '--denoised', `${sim}/noisy.tif`, '--reference', `${sim}/clean.tif`, '--masks', `${sim}/masks.tif`]);
     assertOk(r);
-    assert.match(r.stdout, /^SNR\s+-?[\d.]+ dB\nSNR z\s+-?[\d.]+ dB \(both stacks standardised\)\nPSNR\s+[\d.]+ dB\nSSIM\s+[\d.]+\ntrace r\s+-?[\d.]+\n$/);
+    assert.match(r.stdout, /^SNR\s+-?[\d.]+ dB\nSNR z\s+-?[\d.]+ dB \(both stacks standardised\)\nPSNR\s+[\d.]+ dB\nSSIM\s+[\d.]+\ntrace r\s+-?[\d.]+\nerror\s+\d+ % in the static image, \d+ % in cell activity, \d+ % in background activity\n$/);
   });
 });
