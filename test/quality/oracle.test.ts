@@ -5,7 +5,7 @@ import {
 } from '../../src/node.js';
 import { Rng } from '../../src/util/rng.js';
 
-const stack = (data: Float32Array, shape: [number, number, number]): Stack => ({ data, shape, dtype: 'float32' });
+const stack = (data: Float32Array, shape: Stack['shape']): Stack => ({ data, shape, dtype: 'float32' });
 
 /** Solves A x = b by Gaussian elimination with partial pivoting (A n × n, row-major; both copied). */
 function solve(A: Float64Array, b: Float64Array, n: number): Float64Array {
