@@ -17,7 +17,7 @@ it('demo (shortened) writes the stacks, a comparison figure and summary.json wit
   const summary = JSON.parse(readFileSync(`${out}/summary.json`, 'utf8')) as Record<string, Record<string, unknown> | string | number>;
   for (const key of ['raw', 'denoised'] as const) {
     const e = summary[key] as Record<string, unknown>;
-    assert.deepEqual(Object.keys(e).sort(), ['psnr_db', 'snr_db', 'snr_z_db', 'ssim', 'trace_r']);
+    assert.deepEqual(Object.keys(e).sort(), ['error_split', 'psnr_db', 'snr_db', 'snr_z_db', 'ssim', 'trace_r']);
     assert.equal(typeof e['snr_db'], 'number');
   }
   assert.equal(summary['backend'], 'wasm');

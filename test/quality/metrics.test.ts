@@ -106,13 +106,14 @@ test('evaluate(gt, gt) is perfect and JSON-safe; mismatched shapes are rejected'
   labels[18] = 1;
   labels[100] = 2;
   const e = evaluate(gt, gt, { labels });
-  assert.deepEqual(e, { snr_db: DB_CAP, snr_z_db: DB_CAP, psnr_db: DB_CAP, ssim: 1, trace_r: 1 });
+  assert.deepEqual(e, { snr_db: DB_CAP, snr_z_db: DB_CAP, psnr_db: DB_CAP, ssim: 1, trace_r: 1, error_split: { static: 0, cells: 0, background: 0 } });
   assert.deepEqual(JSON.parse(JSON.stringify(e)), e);
   // Any numeric array type works with opts.shape.
   const u16 = Uint16Array.from(data, Math.round);
   const e2 = evaluate(u16, data, null, { shape, baseline: 100 });
   assert.ok(e2.snr_db > 10 && e2.snr_db < DB_CAP, `snr ${e2.snr_db}`);
   assert.equal(e2.trace_r, null);
+  assert.equal(e2.error_split, null);
   assert.throws(() => evaluate(data.subarray(1), gt), StackError);
   assert.throws(() => evaluate({ data, shape: [3, 8, 32], dtype: 'float32' }, gt), StackError);
   assert.throws(() => evaluate(u16, data), TypeError);
