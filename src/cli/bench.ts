@@ -207,7 +207,8 @@ async function writeReport(out: string, results: ConditionResult[], meta: Report
       }).join(' | ')} |`), '',
     ] : []),
     'The linear oracle is not a method: it is the best linear estimate of each frame given the ground truth\'s own mean image, ' +
-      'frame covariance and noise variance, which no denoiser has. It shows how much of the truth the noisy stack holds.', '',
+      'frame covariance and noise variance, which no denoiser has. It shows how much of the truth the noisy stack holds. ' +
+      'Calcium only: SMLM\'s emitters are new in every frame, so the covariance of its frames would hand the oracle the frames themselves.', '',
   ].join('\n');
   await writeFileAtomic(path.join(out, 'results.md'), md);
   await writeFileAtomic(path.join(out, 'results.json'), JSON.stringify({ ...meta, results: results.map(({ condition, results: r }) => ({ condition, results: r })) }, null, 2) + '\n');

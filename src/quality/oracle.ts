@@ -8,7 +8,9 @@ import { StackError } from '../errors.js';
  * statistics). No denoiser can know these; in a comparison it shows how much of the truth the
  * noisy data hold for an estimator that is told where and how things vary, so that a learned
  * method's shortfall can be told apart from a noise level too high for anyone. A nonlinear
- * estimator could still beat it.
+ * estimator could still beat it. It is a fair reference only where the truth's frames vary in
+ * far fewer directions than there are frames (simulated calcium: one per cell and neuropil
+ * component); otherwise the covariance of the frames at hand spans the frames themselves.
  *
  * With C the truth's frames minus their mean m (T × P), D the diagonal of the per-pixel noise
  * variances (measured as the mean of (noisy − truth)² over frames) and Σ = CᵀC / T, the estimate

@@ -56,6 +56,14 @@ describe('bench quality --paper', () => {
     assert.deepEqual(again.results[0]!.results.map((m) => m.evaluation), before.results[0]!.results.map((m) => m.evaluation));
   });
 
+  it('without --paper adds SMLM, which has no linear oracle: its frames would be the oracle\'s own statistics', async () => {
+    const plain = tmp.file('plain');
+    assertOk(await runCli(['bench', 'quality', '--out', plain, '--rates', '1', '--frames', '64', '--size', '32', '--steps', '2', '--patch-xy', '16', '--backend', 'wasm']));
+    const report = JSON.parse(readFileSync(`${plain}/results.json`, 'utf8')) as Report & { results: { condition: { name: string } }[] };
+    const oracleIn = (name: string) => report.results.find((r) => r.condition.name === name)!.results.some((m) => m.method === 'linear oracle (truth statistics)');
+    assert.deepEqual([oracleIn('calcium 1 Hz'), oracleIn('SMLM')], [true, false]);
+  });
+
   it('trains only the sampling an ablation asks for, with the schedule it names', async () => {
     const one = tmp.file('spatial-only');
     const r = await runCli(['bench', 'quality', '--paper', '--out', one, '--rates', '0.3', '--photons', '2', '--frames', '64', '--size', '32',
