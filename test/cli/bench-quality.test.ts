@@ -14,7 +14,7 @@ const out = tmp.file('paper');
 const args = ['bench', 'quality', '--paper', '--out', out, '--rates', '0.3', '--frames', '64', '--size', '32', '--steps', '2', '--epochs', '2', '--patch-xy', '16', '--backend', 'wasm'];
 
 interface Report {
-  results: { condition: { frameRate: number; photons: number }; results: { method: string; steps: number | null; evaluation: Record<string, number | null> }[] }[];
+  results: { condition: { name: string; frameRate: number; photons: number }; results: { method: string; steps: number | null; evaluation: Record<string, number | null> }[] }[];
 }
 
 describe('bench quality --paper', () => {
@@ -59,7 +59,7 @@ describe('bench quality --paper', () => {
   it('without --paper adds SMLM, which has no linear oracle: its frames would be the oracle\'s own statistics', async () => {
     const plain = tmp.file('plain');
     assertOk(await runCli(['bench', 'quality', '--out', plain, '--rates', '1', '--frames', '64', '--size', '32', '--steps', '2', '--patch-xy', '16', '--backend', 'wasm']));
-    const report = JSON.parse(readFileSync(`${plain}/results.json`, 'utf8')) as Report & { results: { condition: { name: string } }[] };
+    const report = JSON.parse(readFileSync(`${plain}/results.json`, 'utf8')) as Report;
     const oracleIn = (name: string) => report.results.find((r) => r.condition.name === name)!.results.some((m) => m.method === 'linear oracle (truth statistics)');
     assert.deepEqual([oracleIn('calcium 1 Hz'), oracleIn('SMLM')], [true, false]);
   });
