@@ -82,6 +82,6 @@ export {
 export { formatErrorSplit, formatEvaluation, formatGains } from './quality/format.js';
 export { DEMO_MODEL, DEMO_RECIPE, DEMO_STACK, demoDenoisePatchXY, demoTraining, isDemoModel } from './quality/demo.js';
 export { gaussianSpatial, gaussianSpatioTemporal, meanImage, movingAverage } from './quality/baselines.js';
-export { linearOracle } from './quality/oracle.js';
+export { linearOracle, linearOracleAffordable } from './quality/oracle.js';
 export { imageMontage, linePlot, type LinePlotOptions, type MontageOptions, type MontagePanel, type PlotSeries } from './report/png.js';
 export { comparisonFigure, type ComparisonInput } from './report/comparison.js';

@@ -9,6 +9,7 @@ import {
   type Condition, type ConditionResult, type ModelPlace,
 } from '../quality/benchmark.js';
 import type { Evaluation } from '../quality/metrics.js';
+import { ORACLE_MAX_WORK } from '../quality/oracle.js';
 import type { SamplingStrategy } from '../data/patches.js';
 import { SCHEDULE_KINDS, type ScheduleKind } from '../train/schedule.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -208,7 +209,8 @@ async function writeReport(out: string, results: ConditionResult[], meta: Report
     ] : []),
     'The linear oracle is not a method: it is the best linear estimate of each frame given the ground truth\'s own mean image, ' +
       'frame covariance and noise variance, which no denoiser has. It shows how much of the truth the noisy stack holds. ' +
-      'Calcium only: SMLM\'s emitters are new in every frame, so the covariance of its frames would hand the oracle the frames themselves.', '',
+      'Calcium only: SMLM\'s emitters are new in every frame, so the covariance of its frames would hand the oracle the frames themselves; ' +
+      `and only up to frames² × pixels = ${ORACLE_MAX_WORK.toExponential(0)} (a couple of minutes' work).`, '',
   ].join('\n');
   await writeFileAtomic(path.join(out, 'results.md'), md);
   await writeFileAtomic(path.join(out, 'results.json'), JSON.stringify({ ...meta, results: results.map(({ condition, results: r }) => ({ condition, results: r })) }, null, 2) + '\n');

@@ -18,6 +18,9 @@ import { StackError } from '../errors.js';
  * the second form (Woodbury) needing only a T × T solve: O(T²·P) time, T·P memory.
  */
 export function linearOracle(noisy: Stack, clean: Stack): Stack {
+  if (!linearOracleAffordable(clean.shape)) {
+    throw new StackError(`linear oracle: a ${clean.shape.join('×')} stack is beyond its budget of frames² × pixels = ${ORACLE_MAX_WORK.toExponential(0)}`);
+  }
   const [T, H, W] = clean.shape;
   if (noisy.shape.some((d, i) => d !== clean.shape[i])) {
     throw new StackError(`linear oracle: the noisy stack is ${noisy.shape.join('×')} but the truth ${clean.shape.join('×')}`);
@@ -78,6 +81,17 @@ export function linearOracle(noisy: Stack, clean: Stack): Stack {
     out.set(row, t * P);
   }
   return { data: out, shape: clean.shape, dtype: 'float32' };
+}
+
+/**
+ * frames² × pixels, the oracle's work, at most: about two minutes on a 2-core machine (800
+ * frames of 96² took 24 s). A stack of thousands of large frames would take hours.
+ */
+export const ORACLE_MAX_WORK = 3e10;
+
+export function linearOracleAffordable(shape: Stack['shape']): boolean {
+  const [t, h, w] = shape;
+  return t * t * h * w <= ORACLE_MAX_WORK;
 }
 
 /** Solves M X = B for symmetric positive definite M (n × n, destroyed); X replaces B (n × n). */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  errorSplit, gaussianSpatioTemporal, linearOracle, meanImage, simulateCalcium, standardizedSnrDb, type Stack,
+  errorSplit, gaussianSpatioTemporal, linearOracle, linearOracleAffordable, meanImage, simulateCalcium, standardizedSnrDb, type Stack,
 } from '../../src/node.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -106,4 +106,11 @@ test('error split: the parts add up to the standardised error and put a flat out
   assert.ok(Math.abs(e.cells - cells) < 1e-6 * cells && Math.abs(e.background - background) < 1e-6 * background, JSON.stringify(e));
   assert.ok(cells > 0 && background > 0);
   assert.throws(() => errorSplit(sim.noisy, sim.clean, new Int32Array(7)), /mask/);
+});
+
+test('linear oracle: a stack beyond its budget of frames² × pixels is refused, not computed for hours', () => {
+  assert.ok(linearOracleAffordable([800, 96, 96]));
+  assert.ok(!linearOracleAffordable([2000, 256, 256]));
+  const big: Stack = { data: new Float32Array(0), shape: [4000, 64, 64], dtype: 'float32' };
+  assert.throws(() => linearOracle(big, big), /beyond its budget/);
 });
