@@ -1,6 +1,6 @@
 import { frameOf, type Stack } from '../data/stack.js';
 import { neuronTraces, pearson } from '../quality/metrics.js';
-import { figure, montageRaster, PALETTE, percentile, plotRaster, type PlotSeries } from './png.js';
+import { figure, legendRaster, montageRaster, PALETTE, percentile, plotRaster, type LegendEntry, type PlotSeries } from './png.js';
 
 export interface ComparisonInput {
   noisy: Stack;
@@ -52,13 +52,15 @@ export function comparisonFigure(c: ComparisonInput): Uint8Array {
     .sort((a, b) => a.k - b.k);
   const time = Array.from({ length: frames }, (_, t) => t / c.frameRate);
   const plotWidth = Math.max(200, Math.floor((panels.width - 24) / Math.max(1, chosen.length)));
+  const lines: LegendEntry[] = [
+    { name: 'raw', color: RAW },
+    ...outputs.map((o, i) => ({ name: o.title, color: PALETTE[i % PALETTE.length]! })),
+    { name: 'truth', color: TRUTH },
+  ];
   const plots = chosen.map(({ k }) => {
-    const mean = (t: Float64Array): Float64Array => t.map((v) => v / size[k]!);
-    const series: PlotSeries[] = [
-      { name: 'raw', x: time, y: mean(raw[k]!), color: RAW, markers: false },
-      ...outputs.map((o, i) => ({ name: o.title, x: time, y: mean(o.traces[k]!), color: PALETTE[i % PALETTE.length]!, markers: false })),
-      { name: 'truth', x: time, y: mean(truth[k]!), color: TRUTH, markers: false },
-    ];
+    const traces = [raw[k]!, ...outputs.map((o) => o.traces[k]!), truth[k]!];
+    // Unnamed: the traces fill their plots, so the row shares one legend below them.
+    const series: PlotSeries[] = lines.map((l, i) => ({ name: '', x: time, y: traces[i]!.map((v) => v / size[k]!), color: l.color, markers: false }));
     const r = (x: Float64Array): string => pearson(x, truth[k]!)?.toFixed(2) ?? '-';
     const rs = outputs.map((o) => `${outputs.length > 1 ? o.title.split(' ')[0] : o.title} ${r(o.traces[k]!)}`).join(', ');
     return plotRaster(series, {
@@ -66,7 +68,7 @@ export function comparisonFigure(c: ComparisonInput): Uint8Array {
       xLabel: 'time (s)', yLabel: 'mean counts',
     });
   });
-  return figure(plots.length > 0 ? [[panels], plots] : [[panels]]);
+  return figure(plots.length > 0 ? [[panels], plots, [legendRaster(lines, panels.width)]] : [[panels]]);
 }
 
 function countPixels(labels: ArrayLike<number>, neurons: number): Float64Array {

@@ -629,10 +629,9 @@ export function plotRaster(series: readonly PlotSeries[], opts: LinePlotOptions 
   const named = series.map((se, i) => ({ name: se.name, color: colors[i]! })).filter((e) => e.name.length > 0);
   if (named.length > 0) {
     const ls = tickScale;
-    const sample = 22 * ls;
     const rowH = GLYPH_HEIGHT * ls + 6;
-    const maxName = Math.min(plotW - sample - 40, Math.max(...named.map((e) => textWidth(e.name, ls))));
-    const boxW = 10 + sample + 8 + maxName + 10;
+    const maxName = Math.min(plotW - legendSample(ls) - 40, Math.max(...named.map((e) => textWidth(e.name, ls))));
+    const boxW = 10 + legendSample(ls) + 8 + maxName + 10;
     const boxH = 8 + named.length * rowH;
     // The place where the legend hides the least ink: corners first (top right, top left,
     // bottom right, bottom left), then the middles of the edges.
@@ -655,17 +654,60 @@ export function plotRaster(series: readonly PlotSeries[], opts: LinePlotOptions 
     }
     img.fillRect(bx, by, boxW, boxH, WHITE);
     img.strokeRect(bx, by, boxW, boxH, [180, 180, 180]);
-    named.forEach((e, i) => {
-      const y = by + 6 + i * rowH;
-      const cy = y + Math.floor((CAP_HEIGHT * ls) / 2);
-      img.fillRect(bx + 10, cy - 1, sample, ls > 1 ? 3 : 2, e.color);
-      img.text(bx + 10 + sample + 8, y, fitText(e.name, maxName, ls), TEXT, ls);
-    });
+    named.forEach((e, i) => drawLegendEntry(img, bx + 10, by + 6 + i * rowH, e, ls, maxName));
   }
   if (finiteXs.length === 0) {
     const t = 'no data';
     img.text(px0 + (plotW - textWidth(t, s)) / 2, py0 + plotH / 2, t, MUTED, s);
   }
+  return img;
+}
+
+export interface LegendEntry {
+  name: string;
+  color: RGB;
+}
+
+/** Width of a legend entry's line sample. */
+function legendSample(scale: number): number {
+  return 22 * scale;
+}
+
+/** One legend entry: a line sample in the series' colour, then its name, with the text's top at y. */
+function drawLegendEntry(img: Raster, x: number, y: number, e: LegendEntry, scale: number, maxName: number): void {
+  const cy = y + Math.floor((CAP_HEIGHT * scale) / 2);
+  img.fillRect(x, cy - 1, legendSample(scale), scale > 1 ? 3 : 2, e.color);
+  img.text(x + legendSample(scale) + 8, y, fitText(e.name, maxName, scale), TEXT, scale);
+}
+
+/**
+ * A legend on its own strip `width` px wide, entries side by side and wrapped into centred rows:
+ * for plots that share their series, where a legend inside each would hide lines that fill them.
+ */
+export function legendRaster(entries: readonly LegendEntry[], width: number, scale = 1): Raster {
+  const gap = 24 * scale;
+  const maxName = width - legendSample(scale) - 8 - 2 * gap;
+  const widths = entries.map((e) => legendSample(scale) + 8 + Math.min(maxName, textWidth(e.name, scale)));
+  const rows: number[][] = [];
+  let used = Infinity;
+  widths.forEach((w, i) => {
+    if (used + gap + w > width - 2 * gap) {
+      rows.push([]);
+      used = -gap;
+    }
+    rows[rows.length - 1]!.push(i);
+    used += gap + w;
+  });
+  const rowH = GLYPH_HEIGHT * scale + 8;
+  const img = new Raster(width, rows.length * rowH + 8);
+  rows.forEach((row, r) => {
+    const rowW = row.reduce((a, i) => a + widths[i]!, 0) + gap * (row.length - 1);
+    let x = Math.round((width - rowW) / 2);
+    for (const i of row) {
+      drawLegendEntry(img, x, 6 + r * rowH, entries[i]!, scale, maxName);
+      x += widths[i]! + gap;
+    }
+  });
   return img;
 }
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
 import { comparisonFigure, type Stack } from '../../src/node.js';
-import { montageLayout } from '../../src/report/png.js';
+import { montageLayout, PALETTE } from '../../src/report/png.js';
 
 const [T, H, W] = [20, 32, 32];
 
@@ -47,4 +47,14 @@ test('comparison figure: the three frames share the ground truth\'s display rang
   assert.ok(span(denoised!) < 0.75 * span(truth!), `a flatter frame must look flatter: span ${span(denoised!)} vs ${span(truth!)}`);
   const montageHeight = montageLayout([{ h: H, w: W }, { h: H, w: W }, { h: H, w: W }], { upscale: 'auto', title: 't' }).height;
   assert.ok(png.height > montageHeight + 200, `no room for the trace plots: ${png.height} px high`);
+  // The traces fill their plots: the row's one legend lies below them, where the output's colour shows.
+  const [r, g, b] = PALETTE[0]!;
+  let legendInk = 0;
+  for (let y = png.height - 20; y < png.height; y++) {
+    for (let x = 0; x < png.width; x++) {
+      const i = (y * png.width + x) * 4;
+      if (png.data[i] === r && png.data[i + 1] === g && png.data[i + 2] === b) legendInk++;
+    }
+  }
+  assert.ok(legendInk > 10, 'no shared legend below the trace plots');
 });

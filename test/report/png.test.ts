@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
 import { imageMontage, linePlot } from '../../src/node.js';
-import { montageLayout, PALETTE, percentile } from '../../src/report/png.js';
+import { legendRaster, montageLayout, PALETTE, percentile } from '../../src/report/png.js';
 import { ADVANCE, glyphRows, GLYPH_HEIGHT, textWidth } from '../../src/report/font.js';
 
 function decode(bytes: Uint8Array): PNG {
@@ -122,4 +122,20 @@ test('linePlot: size, title, coloured rising line, log axis tolerates non-positi
   assert.equal(small.height, 200);
   const empty = decode(linePlot([], { title: 'nothing' }));
   assert.equal(empty.width, 800);
+});
+
+test('legendRaster: every entry in its colour, side by side while they fit, in more rows when not', () => {
+  const entries = PALETTE.slice(0, 4).map((color, i) => ({ name: `series ${i}`, color }));
+  const count = (r: { width: number; height: number; data: Uint8Array }, c: readonly number[]) => {
+    let n = 0;
+    for (let p = 0; p < r.width * r.height; p++) if (r.data[3 * p] === c[0] && r.data[3 * p + 1] === c[1] && r.data[3 * p + 2] === c[2]) n++;
+    return n;
+  };
+  const wide = legendRaster(entries, 800);
+  const narrow = legendRaster(entries, 200);
+  for (const e of entries) {
+    assert.ok(count(wide, e.color) > 0 && count(narrow, e.color) > 0, `${e.name}'s line sample is missing`);
+  }
+  assert.equal(wide.height, GLYPH_HEIGHT + 16, 'four short names fit one row of 800 px');
+  assert.ok(narrow.height >= 3 * (GLYPH_HEIGHT + 8), `200 px holds one or two per row: ${narrow.height} px high`);
 });
