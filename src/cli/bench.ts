@@ -15,7 +15,7 @@ import { SCHEDULE_KINDS, type ScheduleKind } from '../train/schedule.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { modelFolder } from '../io/checkpoint/model-folder.js';
 import { isFile, resolveModel, RESUME_FILE } from '../io/checkpoint/model-dir.js';
-import { figure, imageMontage, plotRaster } from '../report/png.js';
+import { figure, imageMontage, legendRaster, PALETTE, plotRaster } from '../report/png.js';
 import { comparisonFigure } from '../report/comparison.js';
 import { makeOutputFolder } from './output.js';
 import { choiceOption, numberOption, parseCommand, stringOption, type OptionSpec } from './args.js';
@@ -216,22 +216,19 @@ async function writeReport(out: string, results: ConditionResult[], meta: Report
   await writeFileAtomic(path.join(out, 'results.json'), JSON.stringify({ ...meta, results: results.map(({ condition, results: r }) => ({ condition, results: r })) }, null, 2) + '\n');
   const calcium = results.filter((r) => r.condition.frameRate !== null).sort((a, b) => a.condition.frameRate! - b.condition.frameRate!);
   if (calcium.length > 0) {
-    const plot = (key: Metric, yLabel: string, title: string, room: 'above' | 'below') => {
-      const series = methods.map((m) => ({ name: m, x: calcium.map((r) => r.condition.frameRate!), y: calcium.map((r) => value(r, m, key) ?? NaN) }));
-      // Eight methods make a tall legend: room above or below the lines keeps it off them
-      // (below for trace r, whose lines crowd the top near 1).
-      const ys = series.flatMap((se) => se.y).filter(Number.isFinite);
-      const [lo, hi] = [Math.min(...ys), Math.max(...ys)];
-      const span = hi - lo;
-      const yRange = ys.length > 0 && span > 0
-        ? (room === 'above' ? [lo - 0.05 * span, hi + span] as const : [lo - span, hi + 0.05 * span] as const)
-        : undefined;
-      return plotRaster(series, { width: 640, height: 520, title, xLabel: 'frame rate (Hz)', yLabel, logX: true, markers: true, ...(yRange ? { yRange } : {}) });
-    };
-    await writeFileAtomic(path.join(out, 'snr-vs-frame-rate.png'), figure([[
-      plot('snr_z_db', 'SNR (dB, standardised)', 'Output SNR against imaging rate (simulated calcium)', 'above'),
-      plot('trace_r', 'trace r', 'Neuron trace correlation against imaging rate', 'below'),
-    ]]));
+    // Eight methods make a tall legend that would hide lines inside either plot: both share one below.
+    const lines = methods.map((m, i) => ({ name: m, color: PALETTE[i % PALETTE.length]! }));
+    const plot = (key: Metric, yLabel: string, title: string) => plotRaster(
+      lines.map((l) => ({ name: '', color: l.color, x: calcium.map((r) => r.condition.frameRate!), y: calcium.map((r) => value(r, l.name, key) ?? NaN) })),
+      { width: 640, height: 420, title, xLabel: 'frame rate (Hz)', yLabel, logX: true, markers: true },
+    );
+    const plots = [
+      plot('snr_z_db', 'SNR (dB, standardised)', 'Output SNR against imaging rate (simulated calcium)'),
+      plot('trace_r', 'trace r', 'Neuron trace correlation against imaging rate'),
+    ];
+    const width = plots.reduce((a, p) => a + p.width, 0);
+    const legend = legendRaster(lines, width, 2);
+    await writeFileAtomic(path.join(out, 'snr-vs-frame-rate.png'), figure([plots, [legend]]));
   }
   for (const r of results) {
     const name = slug(r.condition.name);

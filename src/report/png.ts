@@ -689,9 +689,9 @@ export function legendRaster(entries: readonly LegendEntry[], width: number, sca
   const maxName = width - legendSample(scale) - 8 - 2 * gap;
   const widths = entries.map((e) => legendSample(scale) + 8 + Math.min(maxName, textWidth(e.name, scale)));
   const rows: number[][] = [];
-  let used = Infinity;
+  let used = 0;
   widths.forEach((w, i) => {
-    if (used + gap + w > width - 2 * gap) {
+    if (rows.length === 0 || used + gap + w > width - 2 * gap) {
       rows.push([]);
       used = -gap;
     }
